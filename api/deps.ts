@@ -1,0 +1,14 @@
+import type { Authenticator } from '../lib/auth/verify.js';
+import type { Runtime } from '../lib/contracts/index.js';
+import type { Logger } from '../lib/log.js';
+import type { Store } from '../lib/store/index.js';
+import type { WorkflowGateway } from './workflows.js';
+
+export interface ApiDeps {
+  store: Store;
+  authenticate: Authenticator;
+  workflows: WorkflowGateway;
+  /** Runtimes this platform has a provider for; deploys to others are refused up front. */
+  deployableRuntimes: readonly Runtime[];
+  log: Logger;
+}

@@ -1,0 +1,52 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../lib/temporal/search-attributes.js';
+import { DEPLOY_TASK_QUEUE, DEPLOY_WORKFLOW_KIND, deployWorkflowId } from '../workflows/deploy/config.js';
+import { progressQuery, type DeployInput, type DeployProgress } from '../workflows/deploy/messages.js';
+import type { deployWorkflow } from '../workflows/deploy/workflow.js';
+
+/** What the api asks of Temporal: start work, and ask how it is going. */
+export interface WorkflowGateway {
+  startDeploy(input: DeployInput): Promise<{ workflowId: string }>;
+  deployProgress(workflowId: string): Promise<DeployProgress | null>;
+}
+
+/** How long a progress query may take before the api answers without it. */
+const QUERY_TIMEOUT_MS = 2000;
+
+export function temporalWorkflowGateway(client: Client): WorkflowGateway {
+  return {
+    async startDeploy(input) {
+      const workflowId = deployWorkflowId(input.deploymentId);
+      try {
+        await client.workflow.start<typeof deployWorkflow>('deployWorkflow', {
+          taskQueue: DEPLOY_TASK_QUEUE,
+          workflowId,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          typedSearchAttributes: [
+            { key: AgentIdKey, value: input.agentId },
+            { key: OwnerIdKey, value: input.ownerId },
+            { key: DeploymentIdKey, value: input.deploymentId },
+            { key: WorkflowKindKey, value: DEPLOY_WORKFLOW_KIND },
+          ],
+        });
+      } catch (err) {
+        // The workflow id is the business key: it already running is success.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      return { workflowId };
+    },
+
+    async deployProgress(workflowId) {
+      try {
+        const handle = client.workflow.getHandle(workflowId);
+        return await Promise.race([
+          handle.query(progressQuery),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), QUERY_TIMEOUT_MS).unref()),
+        ]);
+      } catch {
+        return null;
+      }
+    },
+  };
+}

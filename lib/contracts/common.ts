@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+export const Runtime = z.enum(['local', 'cloudflare', 'agentcore']);
+export type Runtime = z.infer<typeof Runtime>;
+
+/** Ids are opaque prefixed strings: `agt_…`, `dep_…`. */
+export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an id');
+
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+export type PageQuery = z.infer<typeof PageQuery>;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { Runtime } from './common.js';
+
+/** Limits on a `files` source; larger code belongs in a git or image source. */
+export const FILES_MAX_COUNT = 200;
+export const FILES_MAX_TOTAL_BYTES = 5 * 1024 * 1024;
+
+const FilePath = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/@-]+$/, 'a relative path without . or .. segments');
+
+export const FilesSource = z
+  .strictObject({
+    type: z.literal('files'),
+    entry: FilePath,
+    files: z.record(FilePath, z.string()),
+  })
+  .superRefine((s, ctx) => {
+    const names = Object.keys(s.files);
+    if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'at least one file is required' });
+    if (names.length > FILES_MAX_COUNT) ctx.addIssue({ code: 'custom', path: ['files'], message: `at most ${FILES_MAX_COUNT} files` });
+    const total = names.reduce((n, k) => n + Buffer.byteLength(s.files[k] ?? ''), 0);
+    if (total > FILES_MAX_TOTAL_BYTES) ctx.addIssue({ code: 'custom', path: ['files'], message: `files total more than ${FILES_MAX_TOTAL_BYTES} bytes` });
+    if (!(s.entry in s.files)) ctx.addIssue({ code: 'custom', path: ['entry'], message: `entry "${s.entry}" is not one of the files` });
+  });
+export type FilesSource = z.infer<typeof FilesSource>;
+
+export const DeploymentSource = FilesSource;
+export type DeploymentSource = FilesSource;
+
+export const CreateDeploymentBody = z.strictObject({ source: DeploymentSource });
+export type CreateDeploymentBody = z.infer<typeof CreateDeploymentBody>;
+
+export const DeploymentStatus = z.enum(['queued', 'building', 'deploying', 'live', 'failed', 'canceled']);
+export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
+export const FINAL_STATUSES: readonly DeploymentStatus[] = ['live', 'failed', 'canceled'];
+export const isFinal = (s: DeploymentStatus) => FINAL_STATUSES.includes(s);
+
+export const DeployStep = z.enum(['validate', 'bundle', 'create_version', 'health_check', 'activate', 'mark_live', 'compensate']);
+export type DeployStep = z.infer<typeof DeployStep>;
+
+export const StepLogEntry = z.object({
+  step: DeployStep,
+  status: z.enum(['started', 'succeeded', 'failed']),
+  at: z.string(),
+  message: z.string().optional(),
+});
+export type StepLogEntry = z.infer<typeof StepLogEntry>;
+
+export const Deployment = z.object({
+  id: z.string(),
+  agentId: z.string(),
+  ownerId: z.string(),
+  version: z.number().int(),
+  runtime: Runtime,
+  status: DeploymentStatus,
+  sourceType: z.literal('files'),
+  artifactDigest: z.string().nullable(),
+  providerRef: z.string().nullable(),
+  workflowId: z.string(),
+  steps: z.array(StepLogEntry),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type Deployment = z.infer<typeof Deployment>;

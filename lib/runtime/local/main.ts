@@ -1,0 +1,21 @@
+// The local runtime as its own process: agents keep running while the platform restarts.
+import { configFromEnv } from '../../config.js';
+import { startLocalRuntime } from './server.js';
+
+const config = configFromEnv();
+const runtime = await startLocalRuntime({
+  dataDir: config.dataDir,
+  port: config.runtimePort,
+  drainMs: Number(process.env.LOCAL_RUNTIME_DRAIN_MS ?? 30_000),
+  log: (msg) => console.log(`[local-runtime] ${msg}`),
+});
+console.log(`[local-runtime] control API on ${runtime.url}`);
+
+const shutdown = () => {
+  runtime.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

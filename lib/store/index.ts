@@ -1,0 +1,22 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { openPglite } from './pglite.js';
+import { openPostgres } from './postgres.js';
+import { SqlStore } from './sql-store.js';
+import type { Store } from './port.js';
+
+export type { Store, ServingTarget, TransitionInput, IdempotencyBegin } from './port.js';
+
+export type StoreConfig = { kind: 'pglite'; dataDir: string | undefined } | { kind: 'postgres'; url: string };
+
+/** `DATABASE_URL` selects a PostgreSQL server; otherwise PGlite with its data under `dataDir/pg`. */
+export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): StoreConfig {
+  if (env.DATABASE_URL) return { kind: 'postgres', url: env.DATABASE_URL };
+  return { kind: 'pglite', dataDir: join(dataDir, 'pg') };
+}
+
+export async function openStore(config: StoreConfig): Promise<Store> {
+  if (config.kind === 'postgres') return SqlStore.open(await openPostgres(config.url));
+  if (config.dataDir) mkdirSync(config.dataDir, { recursive: true });
+  return SqlStore.open(await openPglite(config.dataDir));
+}

@@ -1,0 +1,42 @@
+import pg from 'pg';
+import type { SqlClient } from './sql-client.js';
+
+/** A PostgreSQL server through a connection pool (`DATABASE_URL`). */
+export async function openPostgres(connectionString: string, max = 10): Promise<SqlClient> {
+  const pool = new pg.Pool({ connectionString, max });
+  // Fail at start, with the server's own message, rather than on the first request.
+  const probe = await pool.connect();
+  probe.release();
+  return {
+    async query<T>(sql: string, params?: unknown[]) {
+      const r = await pool.query(sql, params);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(sql: string) {
+      await pool.query(sql);
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await fn({
+          async exec(sql: string) {
+            await client.query(sql);
+          },
+          async query<T>(sql: string, params?: unknown[]) {
+            const r = await client.query(sql, params);
+            return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+          },
+        });
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

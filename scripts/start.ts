@@ -1,0 +1,120 @@
+// Starts the whole platform on its embedded defaults: the Temporal dev server (SQLite under
+// .data/, UI on :8233) unless TEMPORAL_ADDRESS is set, the local runtime (workerd) as its
+// own process, and in this process the Temporal worker, the api and the gateway, sharing
+// one store (PGlite under .data/pg, or DATABASE_URL).
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createActivities } from '../activities/index.js';
+import { createApiApp } from '../api/app.js';
+import { temporalWorkflowGateway } from '../api/workflows.js';
+import { createGatewayApp } from '../gateway/app.js';
+import { ArtifactStore } from '../lib/artifacts/index.js';
+import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
+import { configFromEnv } from '../lib/config.js';
+import { listen } from '../lib/http/serve.js';
+import { createLogger } from '../lib/log.js';
+import { LocalProvider } from '../lib/runtime/local/provider.js';
+import { ensureControlToken } from '../lib/runtime/local/server.js';
+import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
+import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
+import { createDeployWorker } from '../workers/deploy-worker.js';
+
+const log = createLogger('platform');
+const config = configFromEnv();
+mkdirSync(config.dataDir, { recursive: true });
+const cleanups: (() => Promise<void>)[] = [];
+
+async function shutdown(code: number) {
+  for (const c of cleanups.reverse()) await c().catch((err: unknown) => log.error({ err }, 'shutdown step failed'));
+  process.exit(code);
+}
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+
+try {
+  // 1. Temporal.
+  let temporalAddress = config.temporal.address;
+  let temporalUi: string | null = null;
+  if (temporalAddress) {
+    await waitForTemporal(temporalAddress, 30_000);
+  } else {
+    log.info('starting Temporal dev server');
+    const dev = await startDevServer({ port: config.temporal.devPort, uiPort: config.temporal.uiPort, dbFile: join(config.dataDir, 'temporal.db'), namespace: config.temporal.namespace });
+    cleanups.push(dev.stop);
+    temporalAddress = dev.address;
+    temporalUi = dev.uiUrl;
+  }
+
+  // 2. The local runtime, in its own process so agents outlive a platform restart.
+  const runtimeToken = ensureControlToken(config.dataDir);
+  const runtimeUrl = `http://127.0.0.1:${config.runtimePort}`;
+  const runtime = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, '../lib/runtime/local/main.ts')], { stdio: 'inherit', env: process.env });
+  cleanups.push(() => stopChild(runtime));
+  await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
+  const providers = { local: new LocalProvider({ controlUrl: runtimeUrl, token: runtimeToken }) };
+
+  // 3. Store, auth.
+  const store = await openStore(storeConfigFromEnv(process.env, config.dataDir));
+  cleanups.push(() => store.close());
+  const authConfig = authConfigFromEnv(process.env, config.dataDir);
+  const authenticate = createAuthenticator(authConfig);
+
+  // 4. Temporal worker.
+  const activities = createActivities({ store, providers, artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')) });
+  const worker = await createDeployWorker({ address: temporalAddress, namespace: config.temporal.namespace, activities });
+  const workerRun = worker.run();
+  workerRun.catch((err: unknown) => {
+    log.error({ err }, 'Temporal worker stopped');
+    void shutdown(1);
+  });
+  cleanups.push(async () => {
+    worker.shutdown();
+    await workerRun.catch(() => undefined);
+  });
+
+  // 5. api and gateway.
+  const connection = await Connection.connect({ address: temporalAddress });
+  cleanups.push(() => connection.close());
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const api = await listen(
+    createApiApp({ store, authenticate, workflows: temporalWorkflowGateway(client), deployableRuntimes: ['local'], log: createLogger('api') }).fetch,
+    config.apiPort,
+  );
+  cleanups.push(api.close);
+  const gateway = await listen(createGatewayApp({ store, authenticate, providers, log: createLogger('gateway') }).fetch, config.gatewayPort);
+  cleanups.push(gateway.close);
+
+  console.log(
+    [
+      '',
+      'webhost.systems is running',
+      `  api          ${api.url}`,
+      `  gateway      ${gateway.url}`,
+      `  temporal     ${temporalAddress}${temporalUi ? `   (UI ${temporalUi})` : ''}`,
+      `  runtime      local (workerd), control API ${runtimeUrl}`,
+      `  state        ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${join(config.dataDir, 'pg')}`}`,
+      `  auth         ${authConfig.mode === 'local' ? 'local key pair; get a token with: npm run --silent token -- alice' : 'Clerk'}`,
+      '',
+    ].join('\n'),
+  );
+  console.log(JSON.stringify({ event: 'platform_ready', api: api.url, gateway: gateway.url, temporal: temporalAddress }));
+} catch (err) {
+  log.error({ err }, 'platform failed to start');
+  await shutdown(1);
+}
+
+async function waitForHttp(url: string, token: string, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !gaveUp()) {
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}

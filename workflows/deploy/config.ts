@@ -1,0 +1,10 @@
+/** Task queue the deploy and rollback workflows and their activities run on. */
+export const DEPLOY_TASK_QUEUE = 'webhost-deploy';
+
+/** The workflow id is the business key: one deploy workflow per deployment. */
+export const deployWorkflowId = (deploymentId: string) => `deploy-${deploymentId}`;
+
+export const DEPLOY_WORKFLOW_KIND = 'deploy';
+
+/** How hard the health check tries before the deploy gives up; input can shorten it for tests. */
+export const DEFAULT_HEALTH_CHECK = { attempts: 5, initialIntervalMs: 1000 } as const;

@@ -1,0 +1,26 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { DeploymentStatus, DeployStep, Runtime } from '../../lib/contracts/index.js';
+
+export interface DeployInput {
+  deploymentId: string;
+  agentId: string;
+  ownerId: string;
+  runtime: Runtime;
+  healthCheck?: { attempts: number; initialIntervalMs: number };
+}
+
+export interface DeployResult {
+  deploymentId: string;
+  versionRef: string;
+  artifactDigest: string;
+}
+
+export interface DeployProgress {
+  deploymentId: string;
+  status: DeploymentStatus;
+  step: DeployStep;
+  completedSteps: DeployStep[];
+}
+
+/** Where the deploy is now; the api shows it on `GET /v1/deployments/:id`. */
+export const progressQuery = defineQuery<DeployProgress>('progress');

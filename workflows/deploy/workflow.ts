@@ -1,0 +1,145 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
+import { DEFAULT_HEALTH_CHECK } from './config.js';
+import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
+
+const PERMANENT = ['BuildFailed', 'RuntimeUnavailable', 'AgentStartFailed', 'DeploymentConflict', 'NotFound', 'VersionNotFound', 'ProviderPermanentError'];
+
+// Store writes are small and local; a failure is a blip of the database, so retry quickly
+// and for a while before the workflow gives up on the step.
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: PERMANENT },
+});
+
+// Bundling runs esbuild on the user's source: CPU-bound, bounded by the source size limit.
+// A build error is permanent (non-retryable); a lost worker is retried.
+const build = proxyActivities<Activities>({
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: PERMANENT },
+});
+
+// Provider control-plane calls: network to a runtime that may be slow or briefly down;
+// starting a version can take seconds. Every call is idempotent per (agent, deployment).
+const provider = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: PERMANENT },
+});
+
+/**
+ * deploy-<deploymentId>: bundle → create a new immutable version → health check → activate
+ * → switch the agent's pointer by compare-and-set → mark live. Any failure after a step
+ * with a side effect runs the compensations of the steps done, in reverse, so the previous
+ * deployment keeps serving, and marks the deployment failed (or canceled) with the reason.
+ */
+export async function deployWorkflow(input: DeployInput): Promise<DeployResult> {
+  const ref = { ownerId: input.ownerId, agentId: input.agentId, deploymentId: input.deploymentId };
+  const hc = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
+  const health = proxyActivities<Activities>({
+    startToCloseTimeout: '15s',
+    retry: { initialInterval: hc.initialIntervalMs, backoffCoefficient: 2, maximumAttempts: hc.attempts, nonRetryableErrorTypes: PERMANENT },
+  });
+
+  let status: DeploymentStatus = 'queued';
+  let step: DeployStep = 'validate';
+  const completedSteps: DeployStep[] = [];
+  setHandler(progressQuery, () => ({ deploymentId: input.deploymentId, status, step, completedSteps: [...completedSteps] }));
+  const now = () => new Date().toISOString();
+  const done = (s: DeployStep) => completedSteps.push(s);
+
+  const compensations: { step: string; run: () => Promise<unknown> }[] = [];
+  try {
+    await store.startDeployment({ ...ref, runtime: input.runtime, now: now() });
+    status = 'building';
+    done('validate');
+
+    step = 'bundle';
+    const { artifactDigest } = await build.bundleSource(ref);
+    await store.transitionDeployment({ ...ref, to: 'deploying', step: 'bundle', artifactDigest, now: now() });
+    status = 'deploying';
+    done('bundle');
+
+    // Read before any side effect: this is what compensation restores.
+    const previous = await store.readServing(ref);
+
+    step = 'create_version';
+    const { versionRef } = await provider.createVersion({ ...ref, runtime: input.runtime, artifactDigest });
+    compensations.unshift({ step: 'remove new version', run: () => provider.removeVersion({ runtime: input.runtime, agentId: input.agentId, versionRef }) });
+    await store.recordStep({ ...ref, entry: { step, status: 'succeeded', at: now() }, providerRef: versionRef });
+    done('create_version');
+
+    step = 'health_check';
+    await health.healthCheck({ runtime: input.runtime, versionRef });
+    await store.recordStep({ ...ref, entry: { step, status: 'succeeded', at: now() } });
+    done('health_check');
+
+    step = 'activate';
+    await provider.activateVersion({ runtime: input.runtime, agentId: input.agentId, versionRef });
+    if (previous) {
+      compensations.unshift({
+        step: 'reactivate previous version',
+        run: () => provider.activateVersion({ runtime: previous.runtime, agentId: input.agentId, versionRef: previous.versionRef }),
+      });
+    }
+    const expected = previous?.deploymentId ?? null;
+    const { switched } = await store.switchActive({ ...ref, expected, next: input.deploymentId, now: now() });
+    if (!switched) {
+      throw ApplicationFailure.nonRetryable('the agent’s active deployment changed while this deploy ran', 'ActivePointerConflict');
+    }
+    compensations.unshift({
+      step: 'restore active pointer',
+      run: () => store.switchActive({ ...ref, expected: input.deploymentId, next: expected, now: now() }),
+    });
+    done('activate');
+
+    step = 'mark_live';
+    await store.transitionDeployment({ ...ref, to: 'live', step: 'mark_live', now: now() });
+    status = 'live';
+    done('mark_live');
+    return { deploymentId: input.deploymentId, versionRef, artifactDigest };
+  } catch (err) {
+    const canceled = isCancellation(err);
+    const failedStep = step;
+    step = 'compensate';
+    await CancellationScope.nonCancellable(async () => {
+      for (const c of compensations) {
+        try {
+          await c.run();
+        } catch (compErr) {
+          // Keep going: the remaining compensations and the final status matter more.
+          log.error('compensation failed', { step: c.step, error: String(compErr) });
+        }
+      }
+      const error = { code: canceled ? 'canceled' : failureCode(err), message: `${failedStep}: ${failureMessage(err)}` };
+      await store.transitionDeployment({ ...ref, to: canceled ? 'canceled' : 'failed', step: failedStep, error, now: now() });
+      status = canceled ? 'canceled' : 'failed';
+    });
+    throw err;
+  }
+}
+
+function rootCause(err: unknown): unknown {
+  let e = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e;
+}
+
+function failureCode(err: unknown): string {
+  const e = rootCause(err);
+  return e instanceof ApplicationFailure && e.type ? e.type : 'InternalError';
+}
+
+function failureMessage(err: unknown): string {
+  const e = rootCause(err);
+  return e instanceof Error ? e.message : String(e);
+}
