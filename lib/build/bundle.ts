@@ -72,6 +72,6 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
 }
 
 function formatMessage(m: Message): string {
-  const at = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : '';
+  const at = m.location ? `${m.location.file.replace(/^files:/, "")}:${m.location.line}:${m.location.column}: ` : '';
   return `${at}${m.text}`;
 }

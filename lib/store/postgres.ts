@@ -4,6 +4,9 @@ import type { SqlClient } from './sql-client.js';
 /** A PostgreSQL server through a connection pool (`DATABASE_URL`). */
 export async function openPostgres(connectionString: string, max = 10): Promise<SqlClient> {
   const pool = new pg.Pool({ connectionString, max });
+  // An idle connection the server drops (restart, failover) must not take the process down;
+  // the pool replaces it on the next checkout.
+  pool.on('error', (err) => console.warn(`postgres: idle connection lost: ${err.message}`));
   // Fail at start, with the server's own message, rather than on the first request.
   const probe = await pool.connect();
   probe.release();

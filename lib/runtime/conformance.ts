@@ -1,0 +1,137 @@
+// The Runtime Provider conformance suite (DESIGN.md §7): the same tests for every adapter.
+// `local` runs it against real workerd; cloud adapters will run it against fakes of their APIs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleFiles } from '../build/bundle.js';
+import { SESSION_HEADER, type FilesSource } from '../contracts/index.js';
+import { newId } from '../ids.js';
+import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../../test/helpers/fixtures.js';
+import { ProviderError, type RuntimeProvider } from './provider.js';
+
+export interface ConformanceTarget {
+  provider: RuntimeProvider;
+  close(): Promise<void>;
+}
+
+async function readAll(res: Response): Promise<string> {
+  return res.text();
+}
+
+export function describeRuntimeConformance(name: string, setup: () => Promise<ConformanceTarget>) {
+  describe(`runtime provider conformance: ${name}`, () => {
+    let target: ConformanceTarget;
+    let provider: RuntimeProvider;
+    beforeAll(async () => {
+      target = await setup();
+      provider = target.provider;
+    });
+    afterAll(async () => target?.close());
+
+    const deploy = async (agentId: string, source: FilesSource, deploymentId = newId('dep')) =>
+      (await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) })).versionRef;
+    const invokeJson = async (versionRef: string, input: unknown, sessionId = 'ses_test') => {
+      const res = await provider.invoke({ versionRef, body: JSON.stringify({ input }), sessionId, accept: 'application/json', requestId: 'req_test' });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { output: Record<string, unknown> };
+    };
+
+    it('deploys a version that passes its health check and answers invocations with the session id', async () => {
+      const agentId = newId('agt');
+      const ref = await deploy(agentId, echoVersion('v1'));
+      expect(await provider.healthCheck({ versionRef: ref })).toMatchObject({ ok: true, status: 200 });
+      const body = await invokeJson(ref, { hello: 'world' }, 'ses_abc');
+      expect(body.output).toMatchObject({ echo: { hello: 'world' }, version: 'v1', sessionId: 'ses_abc' });
+    });
+
+    it('is idempotent per (agent, deployment)', async () => {
+      const agentId = newId('agt');
+      const deploymentId = newId('dep');
+      const a = await deploy(agentId, echoVersion('v1'), deploymentId);
+      const b = await deploy(agentId, echoVersion('v1'), deploymentId);
+      expect(b).toBe(a);
+    });
+
+    it('keeps the active version serving while the next one is deployed, then switches', async () => {
+      const agentId = newId('agt');
+      const v1 = await deploy(agentId, echoVersion('v1'));
+      await provider.activateVersion({ agentId, versionRef: v1 });
+      const v2 = await deploy(agentId, echoVersion('v2'));
+      expect((await invokeJson(v1, 1)).output.version).toBe('v1');
+      expect((await invokeJson(v2, 1)).output.version).toBe('v2');
+      await provider.activateVersion({ agentId, versionRef: v2 });
+      expect((await invokeJson(v2, 1)).output.version).toBe('v2');
+      // an earlier version can be activated again (rollback) and serves
+      await provider.activateVersion({ agentId, versionRef: v1 });
+      expect((await invokeJson(v1, 1)).output.version).toBe('v1');
+    });
+
+    it('streams Server-Sent Events as the agent writes them, not at the end', async () => {
+      const ref = await deploy(newId('agt'), exampleSource('stream'));
+      const res = await provider.invoke({
+        versionRef: ref,
+        body: JSON.stringify({ input: { text: 'a b c d', delayMs: 150 } }),
+        sessionId: 's',
+        accept: 'text/event-stream',
+        requestId: 'r',
+      });
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      const arrivals: number[] = [];
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body!) {
+        arrivals.push(Date.now());
+        text += decoder.decode(chunk, { stream: true });
+      }
+      expect(text.match(/^data: /gm)).toHaveLength(4);
+      // four events 150 ms apart: the first arrived well before the last
+      expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(300);
+    });
+
+    it('reports a failing health check without throwing', async () => {
+      const ref = await deploy(newId('agt'), UNHEALTHY_AGENT);
+      const result = await provider.healthCheck({ versionRef: ref });
+      expect(result).toMatchObject({ ok: false, status: 500 });
+      expect(result.detail).toContain('not ready');
+    });
+
+    it('refuses, as permanent, a version whose code throws at start', async () => {
+      const err = await deploy(newId('agt'), THROWS_AT_START_AGENT).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err).toMatchObject({ kind: 'permanent' });
+      expect((err as Error).message).toContain('boom at start');
+    });
+
+    it('removes a version; removing it again succeeds', async () => {
+      const agentId = newId('agt');
+      const ref = await deploy(agentId, echoVersion('v1'));
+      await provider.removeVersion({ agentId, versionRef: ref });
+      await provider.removeVersion({ agentId, versionRef: ref });
+      await expect(provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' })).rejects.toBeInstanceOf(ProviderError);
+    });
+
+    it('gives secrets to the agent as env bindings, and takes them away', async () => {
+      const agentId = newId('agt');
+      const ref = await deploy(agentId, echoVersion('v1'));
+      await provider.activateVersion({ agentId, versionRef: ref });
+      await provider.setSecret({ agentId, name: 'GREETING', value: 'hush' });
+      expect((await invokeJson(ref, 1)).output.greeting).toBe('hush');
+      await provider.deleteSecret({ agentId, name: 'GREETING' });
+      expect((await invokeJson(ref, 1)).output.greeting).toBeNull();
+    });
+
+    it('tears an agent down', async () => {
+      const agentId = newId('agt');
+      const ref = await deploy(agentId, echoVersion('v1'));
+      await provider.destroyAgent({ agentId });
+      await expect(provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' })).rejects.toBeInstanceOf(ProviderError);
+    });
+
+    it('passes the session header through unchanged', async () => {
+      const ref = await deploy(
+        newId('agt'),
+        agentSource(`export default { fetch(req) { return Response.json({ output: req.headers.get('${SESSION_HEADER}') }) } }`),
+      );
+      const res = await provider.invoke({ versionRef: ref, body: '{}', sessionId: 'opaque/ses=1', accept: 'application/json', requestId: 'r' });
+      expect(await readAll(res)).toBe(JSON.stringify({ output: 'opaque/ses=1' }));
+    });
+  });
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Three layers, all in `npm test`:
+//  unit         pure code and the store on in-memory PGlite; no processes started
+//  integration  workflows, api routes and the local runtime against a real Temporal dev
+//               server (one per run, from test/global-temporal.ts) and real workerd
+//  e2e          the real platform processes, started the way `npm start` starts them
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['{lib,api,gateway,activities,workflows}/**/*.unit.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['{lib,api,gateway,activities,workflows}/**/*.test.ts'],
+          exclude: ['**/*.unit.test.ts', 'node_modules/**'],
+          globalSetup: ['test/global-temporal.ts'],
+        },
+      },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, maxWorkers: 1 } },
+    ],
+  },
+});
