@@ -13,13 +13,14 @@ export interface WorkflowGateway {
 /** How long a progress query may take before the api answers without it. */
 const QUERY_TIMEOUT_MS = 2000;
 
-export function temporalWorkflowGateway(client: Client): WorkflowGateway {
+export function temporalWorkflowGateway(client: Client, opts: { taskQueue?: string } = {}): WorkflowGateway {
+  const taskQueue = opts.taskQueue ?? DEPLOY_TASK_QUEUE;
   return {
     async startDeploy(input) {
       const workflowId = deployWorkflowId(input.deploymentId);
       try {
         await client.workflow.start<typeof deployWorkflow>('deployWorkflow', {
-          taskQueue: DEPLOY_TASK_QUEUE,
+          taskQueue,
           workflowId,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',

@@ -19,7 +19,7 @@ import { LocalProvider } from '../lib/runtime/local/provider.js';
 import { ensureControlToken } from '../lib/runtime/local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
-import { createDeployWorker } from '../workers/deploy-worker.js';
+import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
 const config = configFromEnv();
@@ -63,16 +63,12 @@ try {
 
   // 4. Temporal worker.
   const activities = createActivities({ store, providers, artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')) });
-  const worker = await createDeployWorker({ address: temporalAddress, namespace: config.temporal.namespace, activities });
-  const workerRun = worker.run();
-  workerRun.catch((err: unknown) => {
+  const worker = await runDeployWorker({ address: temporalAddress, namespace: config.temporal.namespace, activities });
+  worker.done.catch((err: unknown) => {
     log.error({ err }, 'Temporal worker stopped');
     void shutdown(1);
   });
-  cleanups.push(async () => {
-    worker.shutdown();
-    await workerRun.catch(() => undefined);
-  });
+  cleanups.push(() => worker.shutdown());
 
   // 5. api and gateway.
   const connection = await Connection.connect({ address: temporalAddress });

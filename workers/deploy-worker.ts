@@ -1,27 +1,39 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../activities/index.js';
 import { DEPLOY_TASK_QUEUE } from '../workflows/deploy/config.js';
+import { WORKFLOW_BUNDLE_PATH } from './workflow-bundle.js';
 
-/** Built by `npm run build:workflows` (the start and test commands run it); never at run time here. */
-export const WORKFLOW_BUNDLE_PATH = resolve(import.meta.dirname, '../dist/workflow-bundle.js');
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has shut down and its connection is closed. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
 
-export async function createDeployWorker(opts: {
+/** Starts polling the deploy task queue with the prebuilt workflow bundle and the given activities. */
+export async function runDeployWorker(opts: {
   address: string;
   namespace: string;
   activities: Activities;
-  workflowBundlePath?: string;
   taskQueue?: string;
-}): Promise<Worker> {
-  const codePath = opts.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
-  if (!existsSync(codePath)) throw new Error(`workflow bundle not found at ${codePath}: run \`npm run build:workflows\` first`);
+}): Promise<RunningWorker> {
+  if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`workflow bundle not found at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build:workflows\` first`);
   const connection = await NativeConnection.connect({ address: opts.address });
-  return Worker.create({
+  const worker = await Worker.create({
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? DEPLOY_TASK_QUEUE,
-    workflowBundle: { codePath },
+    workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
     activities: opts.activities,
   });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+    },
+  };
 }

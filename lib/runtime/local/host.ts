@@ -165,8 +165,12 @@ export class LocalRuntimeHost {
     } catch (err) {
       await mf.dispose().catch(() => undefined);
       // workerd's own words say what is wrong with the user's code (it threw at start, a bad import).
-      const detail = err instanceof Error ? err.message.replace(/^The Workers runtime failed to start\.[^\n]*\n?/, '') : String(err);
-      throw new ProviderError('permanent', `the agent failed to start: ${detail.trim()}`, 'AgentStartFailed');
+      const detail = (err instanceof Error ? err.message : String(err))
+        .replace(/^The Workers runtime failed to start\.[^\n]*\n?/, '')
+        .replace(/^Runtime stderr:\s*/, '')
+        .replace(/service core:user:[^:]*:\s*/g, '')
+        .trim();
+      throw new ProviderError('permanent', `the agent failed to start: ${detail}`, 'AgentStartFailed');
     }
   }
 

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { temporalWorkflowGateway, type WorkflowGateway } from '../../api/workflows.js';
+import { ArtifactStore } from '../../lib/artifacts/index.js';
+import type { FilesSource } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import { LocalProvider } from '../../lib/runtime/local/provider.js';
+import { startLocalRuntime, type LocalRuntime } from '../../lib/runtime/local/server.js';
+import { openStore, type Store } from '../../lib/store/index.js';
+import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
+
+export interface DeployEnv {
+  store: Store;
+  runtime: LocalRuntime;
+  provider: LocalProvider;
+  client: Client;
+  workflows: WorkflowGateway;
+  worker: RunningWorker;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real worker on its own task queue (so test files do not steal each other's tasks),
+ * against the run's Temporal dev server, with the real activities on an in-memory PGlite
+ * store and a real local runtime.
+ */
+export async function startDeployEnv(): Promise<DeployEnv> {
+  const address = inject('temporalAddress');
+  const dir = mkdtempSync(join(tmpdir(), 'wh-wf-'));
+  const taskQueue = `test-deploy-${randomUUID()}`;
+  const store = await openStore({ kind: 'pglite', dataDir: undefined });
+  const runtime = await startLocalRuntime({ dataDir: dir, port: 0, drainMs: 500 });
+  const provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
+  const activities = createActivities({ store, providers: { local: provider }, artifacts: new ArtifactStore(join(dir, 'artifacts')) });
+  const worker = await runDeployWorker({ address, namespace: 'default', activities, taskQueue });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  return {
+    store,
+    runtime,
+    provider,
+    client,
+    workflows: temporalWorkflowGateway(client, { taskQueue }),
+    worker,
+    taskQueue,
+    async close() {
+      await worker.shutdown();
+      await connection.close();
+      await runtime.close();
+      await store.close();
+    },
+  };
+}
+
+/** Creates the deployment row the way the api does, then starts its workflow. */
+export async function startDeployment(env: DeployEnv, ownerId: string, agentId: string, source: FilesSource, healthCheck = { attempts: 2, initialIntervalMs: 200 }) {
+  const deploymentId = newId('dep');
+  await env.store.createDeployment({ id: deploymentId, ownerId, agentId, workflowId: `deploy-${deploymentId}`, source, now: new Date() });
+  const { workflowId } = await env.workflows.startDeploy({ deploymentId, agentId, ownerId, runtime: 'local', healthCheck });
+  return { deploymentId, workflowId, handle: env.client.workflow.getHandle(workflowId) };
+}
