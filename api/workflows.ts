@@ -12,14 +12,17 @@ export interface WorkflowGateway {
 
 /** How long a progress query may take before the api answers without it. */
 const QUERY_TIMEOUT_MS = 2000;
+/** How long a start may take before the api gives up and tells the client to retry. */
+const START_TIMEOUT_MS = 10_000;
 
-export function temporalWorkflowGateway(client: Client, opts: { taskQueue?: string } = {}): WorkflowGateway {
+export function temporalWorkflowGateway(client: Client, opts: { taskQueue?: string; startTimeoutMs?: number } = {}): WorkflowGateway {
   const taskQueue = opts.taskQueue ?? DEPLOY_TASK_QUEUE;
   return {
     async startDeploy(input) {
       const workflowId = deployWorkflowId(input.deploymentId);
       try {
-        await client.workflow.start<typeof deployWorkflow>('deployWorkflow', {
+        const deadline = Date.now() + (opts.startTimeoutMs ?? START_TIMEOUT_MS);
+        await client.withDeadline(deadline, () => client.workflow.start<typeof deployWorkflow>('deployWorkflow', {
           taskQueue,
           workflowId,
           args: [input],
@@ -30,7 +33,7 @@ export function temporalWorkflowGateway(client: Client, opts: { taskQueue?: stri
             { key: DeploymentIdKey, value: input.deploymentId },
             { key: WorkflowKindKey, value: DEPLOY_WORKFLOW_KIND },
           ],
-        });
+        }));
       } catch (err) {
         // The workflow id is the business key: it already running is success.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -65,3 +65,23 @@ export async function startDeployment(env: DeployEnv, ownerId: string, agentId: 
   const { workflowId } = await env.workflows.startDeploy({ deploymentId, agentId, ownerId, runtime: 'local', healthCheck });
   return { deploymentId, workflowId, handle: env.client.workflow.getHandle(workflowId) };
 }
+
+/**
+ * Puts a live deployment in place without Temporal (for gateway tests): the version is
+ * deployed and activated at the provider, and the agent points at it.
+ */
+export async function seedLiveDeployment(store: Store, provider: LocalProvider, ownerId: string, agentId: string, source: FilesSource) {
+  const { bundleFiles } = await import('../../lib/build/bundle.js');
+  const deploymentId = newId('dep');
+  const now = new Date();
+  await store.createDeployment({ id: deploymentId, ownerId, agentId, workflowId: `deploy-${deploymentId}`, source, now });
+  await store.transitionDeployment({ ownerId, deploymentId, to: 'building', now });
+  await store.transitionDeployment({ ownerId, deploymentId, to: 'deploying', now });
+  const { versionRef } = await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) });
+  await provider.activateVersion({ agentId, versionRef });
+  await store.recordDeploymentStep({ ownerId, deploymentId, providerRef: versionRef, entry: { step: 'create_version', status: 'succeeded', at: now.toISOString() } });
+  const current = (await store.getAgent(ownerId, agentId)).activeDeploymentId;
+  await store.switchActiveDeployment({ ownerId, agentId, expected: current, next: deploymentId, now });
+  await store.transitionDeployment({ ownerId, deploymentId, to: 'live', now });
+  return { deploymentId, versionRef };
+}

@@ -84,7 +84,7 @@ describe('deploy workflow', () => {
     const v2 = await startDeployment(env, ownerId, agentId, UNHEALTHY_AGENT);
     const err = await failure(v2.handle.result());
     recordHistory(v2.workflowId, 'deploy-compensated.json');
-    expect(err.cause?.cause?.message).toContain('not ready');
+    expect((err.cause?.cause as Error | undefined)?.message).toContain('not ready');
 
     const failed = await env.store.getDeployment(ownerId, v2.deploymentId);
     expect(failed.status).toBe('failed');

@@ -1,0 +1,156 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INVOKE_MAX_BODY_BYTES, InvokeResponse } from '../lib/contracts/index.js';
+import { newId } from '../lib/ids.js';
+import { LocalProvider } from '../lib/runtime/local/provider.js';
+import { startLocalRuntime, type LocalRuntime } from '../lib/runtime/local/server.js';
+import { openStore, type Store } from '../lib/store/index.js';
+import { localAuth } from '../test/helpers/auth.js';
+import { seedLiveDeployment } from '../test/helpers/deploy-env.js';
+import { agentSource, echoVersion, exampleSource } from '../test/helpers/fixtures.js';
+import { client, expectError } from '../test/helpers/http.js';
+import { createGatewayApp } from './app.js';
+
+const auth = localAuth();
+let store: Store;
+let runtime: LocalRuntime;
+let provider: LocalProvider;
+let call: ReturnType<typeof client>;
+let alice: string;
+let bob: string;
+const agents: Record<string, string> = {};
+
+beforeAll(async () => {
+  store = await openStore({ kind: 'pglite', dataDir: undefined });
+  runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-gw-')), port: 0 });
+  provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
+  call = client(createGatewayApp({ store, authenticate: auth.authenticate, providers: { local: provider }, log: pino({ level: 'silent' }) }));
+  alice = await auth.token('alice');
+  bob = await auth.token('bob');
+  await store.ensureUser('alice', new Date());
+  const sources = {
+    echo: echoVersion('v1'),
+    stream: exampleSource('stream'),
+    failing: agentSource(`export default { async fetch(req) {
+      if (new URL(req.url).pathname === '/ping') return new Response('ok');
+      const { input } = await req.json();
+      return input === 'bad' ? Response.json({ error: 'input must not be bad' }, { status: 422 }) : new Response('kaput: secret stack', { status: 500 });
+    } }`),
+  };
+  for (const [name, source] of Object.entries(sources)) {
+    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
+    await seedLiveDeployment(store, provider, 'alice', agent.id, source);
+    agents[name] = agent.id;
+  }
+  agents.undeployed = (await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'undeployed', runtime: 'local', now: new Date() })).id;
+});
+afterAll(async () => {
+  await runtime?.close();
+  await store?.close();
+});
+
+const invoke = (agentId: string, body: unknown, opts: { token?: string; headers?: Record<string, string> } = {}) =>
+  call('POST', `/v1/agents/${agentId}/invoke`, { token: opts.token ?? alice, body, ...(opts.headers ? { headers: opts.headers } : {}) });
+
+/** Reads an SSE response, noting when each event arrived. */
+async function readEvents(res: Response) {
+  const events: (EventSourceMessage & { at: number })[] = [];
+  const stream = res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+  for await (const ev of stream) events.push({ ...ev, at: Date.now() });
+  return events;
+}
+
+describe('invoke/v1, JSON', () => {
+  it('answers { output, sessionId, deploymentId, usage, requestId } from the active deployment', async () => {
+    const res = await invoke(agents.echo!, { input: { q: 'hi' } });
+    expect(res.status).toBe(200);
+    const body = InvokeResponse.parse(await res.json());
+    expect(body.output).toMatchObject({ echo: { q: 'hi' }, version: 'v1', sessionId: body.sessionId });
+    expect(body.sessionId).toMatch(/^ses_/);
+    expect(body.deploymentId).toBe((await store.getAgent('alice', agents.echo!)).activeDeploymentId);
+    expect(body.requestId).toBe(res.headers.get('x-request-id'));
+    expect(body.usage.inputBytes).toBeGreaterThan(0);
+    expect(body.usage.outputBytes).toBeGreaterThan(0);
+  });
+
+  it('passes the caller’s session id to the agent', async () => {
+    const body = InvokeResponse.parse(await (await invoke(agents.echo!, { input: 1, sessionId: 'conversation-42' })).json());
+    expect(body.sessionId).toBe('conversation-42');
+    expect(body.output).toMatchObject({ sessionId: 'conversation-42' });
+  });
+
+  it('joins a streamed answer into one output when the caller did not ask for a stream', async () => {
+    const body = InvokeResponse.parse(await (await invoke(agents.stream!, { input: { text: 'one two three', delayMs: 1 } })).json());
+    expect(body.output).toBe('one two three');
+  });
+});
+
+describe('invoke/v1, streaming', () => {
+  it('relays the agent’s events as they arrive: meta, delta…, usage, done', async () => {
+    const res = await invoke(agents.stream!, { input: { text: 'a b c d', delayMs: 150 }, stream: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = await readEvents(res);
+    expect(events.map((e) => e.event)).toEqual(['meta', 'delta', 'delta', 'delta', 'delta', 'usage', 'done']);
+    expect(JSON.parse(events[0]!.data)).toMatchObject({ requestId: res.headers.get('x-request-id'), deploymentId: expect.stringMatching(/^dep_/) });
+    expect(events.filter((e) => e.event === 'delta').map((e) => (JSON.parse(e.data) as { delta: string }).delta).join('')).toBe('a b c d');
+    // not buffered: the first delta reached us long before the last
+    const deltas = events.filter((e) => e.event === 'delta');
+    expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThanOrEqual(300);
+  });
+
+  it('streams when the caller sends Accept: text/event-stream', async () => {
+    const res = await invoke(agents.stream!, { input: { text: 'x y', delayMs: 1 } }, { headers: { accept: 'text/event-stream' } });
+    expect((await readEvents(res)).map((e) => e.event)).toEqual(['meta', 'delta', 'delta', 'usage', 'done']);
+  });
+
+  it('streams a JSON answer as one delta', async () => {
+    const events = await readEvents(await invoke(agents.echo!, { input: 'hi', stream: true }));
+    expect(events.map((e) => e.event)).toEqual(['meta', 'delta', 'usage', 'done']);
+    expect(JSON.parse(events[1]!.data)).toMatchObject({ output: { echo: 'hi' } });
+  });
+});
+
+describe('invoke/v1, errors', () => {
+  it('answers runtime_unavailable when the agent has no live deployment', async () => {
+    const err = await expectError(await invoke(agents.undeployed!, { input: 1 }), 503, 'runtime_unavailable');
+    expect(err.message).toContain('deploy it first');
+  });
+
+  it('answers 404 for another owner’s agent or an unknown one, and 401 without a valid token', async () => {
+    await expectError(await invoke(agents.echo!, { input: 1 }, { token: bob }), 404, 'not_found');
+    await expectError(await invoke('agt_nope', { input: 1 }), 404, 'not_found');
+    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { body: { input: 1 } }), 401, 'unauthorized');
+    await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
+  });
+
+  it('refuses malformed and ill-typed bodies', async () => {
+    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { token: alice, rawBody: '{"input":' }), 400, 'validation_failed');
+    await expectError(await invoke(agents.echo!, { input: 1, sessionId: 5 }), 400, 'validation_failed');
+    await expectError(await invoke(agents.echo!, { input: 1, stream: 'yes' }), 400, 'validation_failed');
+    await expectError(await invoke(agents.echo!, { input: 1, extra: true }), 400, 'validation_failed');
+  });
+
+  it('refuses bodies over the limit with payload_too_large', async () => {
+    await expectError(await invoke(agents.echo!, { input: 'x'.repeat(INVOKE_MAX_BODY_BYTES) }), 413, 'payload_too_large');
+  });
+
+  it('wraps the agent’s own errors in the envelope', async () => {
+    const failed = await expectError(await invoke(agents.failing!, { input: 'boom' }), 503, 'runtime_unavailable');
+    expect(failed.details).toMatchObject({ agentStatus: 500 });
+    const refused = await expectError(await invoke(agents.failing!, { input: 'bad' }), 400, 'validation_failed');
+    expect(refused.details).toMatchObject({ agentStatus: 422, body: expect.stringContaining('input must not be bad') });
+  });
+
+  it('answers runtime_unavailable when the runtime lost the version', async () => {
+    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'vanishing', runtime: 'local', now: new Date() });
+    const { versionRef } = await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion('v1'));
+    expect((await invoke(agent.id, { input: 1 })).status).toBe(200);
+    await runtime.host.removeVersion(agent.id, versionRef);
+    await expectError(await invoke(agent.id, { input: 1 }), 503, 'runtime_unavailable');
+  });
+});

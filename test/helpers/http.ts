@@ -1,0 +1,28 @@
+import { expect } from 'vitest';
+import { ErrorEnvelope, type ErrorCode } from '../../lib/contracts/index.js';
+
+type Fetchable = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+
+/** `app.request()` with a bearer token and a JSON body. */
+export function client(app: Fetchable) {
+  return async (method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (method === 'GET' || method === 'HEAD') body = undefined;
+    else if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });
+    return res;
+  };
+}
+
+/** Asserts the error envelope, its status and code, and that it carries the response's request id. */
+export async function expectError(res: Response, status: number, code: ErrorCode) {
+  expect(res.status).toBe(status);
+  const body = ErrorEnvelope.parse(await res.json());
+  expect(body.error.code).toBe(code);
+  expect(body.error.requestId).toBe(res.headers.get('x-request-id'));
+  return body.error;
+}
