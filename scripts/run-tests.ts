@@ -1,0 +1,16 @@
+// Runs every test layer (unit, integration, e2e) with vitest and closes with one plain
+// summary line ("tests: N passed, N failed, N skipped") that CI can read.
+import type { RunnerTask } from 'vitest';
+import { startVitest } from 'vitest/node';
+
+const vitest = await startVitest('test', process.argv.slice(2), { watch: false });
+const files = vitest?.state.getFiles() ?? [];
+const flat = (t: RunnerTask): RunnerTask[] => (t.type === 'suite' ? t.tasks.flatMap(flat) : [t]);
+const tests = files.flatMap(flat).filter((t) => t.type === 'test');
+const passed = tests.filter((t) => t.result?.state === 'pass').length;
+const failed = tests.filter((t) => t.result?.state === 'fail').length;
+const skipped = tests.filter((t) => t.mode === 'skip' || t.mode === 'todo').length;
+const fileFailed = files.some((f) => f.result?.state === 'fail') || vitest?.state.getUnhandledErrors().length;
+await vitest?.close();
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed === 0 && passed > 0 && !fileFailed ? 0 : 1);

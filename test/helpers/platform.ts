@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureLocalKeyPair } from '../../lib/auth/local-keys.js';
+import { signLocalToken } from '../../lib/auth/sign.js';
+import { freePort } from './ports.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+export interface PlatformPorts {
+  api: number;
+  gateway: number;
+  runtime: number;
+  temporal: number;
+  temporalUi: number;
+}
+
+export interface RunningPlatform {
+  apiUrl: string;
+  gatewayUrl: string;
+  dataDir: string;
+  ports: PlatformPorts;
+  token(userId: string): Promise<string>;
+  /** SIGTERM, and wait for every process to exit. */
+  stop(): Promise<void>;
+  /** SIGKILL to the whole process group: platform, Temporal server and local runtime die at once. */
+  crash(): Promise<void>;
+  output(): string;
+}
+
+export async function allocatePorts(): Promise<PlatformPorts> {
+  return { api: await freePort(), gateway: await freePort(), runtime: await freePort(), temporal: await freePort(), temporalUi: await freePort() };
+}
+
+/**
+ * Starts the platform exactly as `npm start` does (scripts/start.ts, after the bootstrap),
+ * as real processes in their own process group, and waits until it says it is ready.
+ */
+export async function startPlatform(opts: { dataDir?: string; ports?: PlatformPorts; env?: Record<string, string> } = {}): Promise<RunningPlatform> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'wh-e2e-'));
+  const ports = opts.ports ?? (await allocatePorts());
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/start.ts')], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      WEBHOST_DATA_DIR: dataDir,
+      API_PORT: String(ports.api),
+      GATEWAY_PORT: String(ports.gateway),
+      LOCAL_RUNTIME_PORT: String(ports.runtime),
+      TEMPORAL_PORT: String(ports.temporal),
+      TEMPORAL_UI_PORT: String(ports.temporalUi),
+      LOG_LEVEL: 'warn',
+      LOCAL_RUNTIME_DRAIN_MS: '1000',
+      TEMPORAL_ADDRESS: '',
+      DATABASE_URL: '',
+      ...opts.env,
+    },
+  });
+  let output = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('"event":"platform_ready"')) resolveReady();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`platform exited with ${code} before it was ready:\n${output.slice(-3000)}`)));
+    setTimeout(() => reject(new Error(`platform not ready after 90 s:\n${output.slice(-3000)}`)), 90_000).unref();
+  });
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    await ready;
+  } catch (err) {
+    killGroup('SIGKILL');
+    throw err;
+  }
+  const { privateKeyPem } = ensureLocalKeyPair(dataDir);
+  return {
+    apiUrl: `http://127.0.0.1:${ports.api}`,
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    dataDir,
+    ports,
+    token: (userId) => signLocalToken(privateKeyPem, userId),
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => killGroup('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      killGroup('SIGKILL'); // anything the platform failed to stop
+    },
+    async crash() {
+      killGroup('SIGKILL');
+      await exited;
+      // give the OS a moment to reap the group and free the ports
+      await new Promise((r) => setTimeout(r, 500));
+    },
+    output: () => output,
+  };
+}
