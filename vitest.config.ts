@@ -12,17 +12,19 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['{lib,api,gateway,activities,workflows}/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows}/**/*.unit.test.ts'] } },
       {
         extends: true,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 0 },
           include: ['{lib,api,gateway,activities,workflows}/**/*.test.ts'],
           exclude: ['**/*.unit.test.ts', 'node_modules/**'],
           globalSetup: ['test/global-temporal.ts'],
         },
       },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, maxWorkers: 1 } },
+      // After the others (groupOrder), alone: it starts whole platforms on fixed ports.
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -8,9 +8,12 @@ const files = vitest?.state.getFiles() ?? [];
 const flat = (t: RunnerTask): RunnerTask[] => (t.type === 'suite' ? t.tasks.flatMap(flat) : [t]);
 const tests = files.flatMap(flat).filter((t) => t.type === 'test');
 const passed = tests.filter((t) => t.result?.state === 'pass').length;
-const failed = tests.filter((t) => t.result?.state === 'fail').length;
+// A file that failed outside any test (a hook, an import) counts as one failure.
+const failedOutsideTests = files.filter((f) => f.result?.state === 'fail' && !flat(f).some((t) => t.result?.state === 'fail')).length;
+const failed = tests.filter((t) => t.result?.state === 'fail').length + failedOutsideTests;
 const skipped = tests.filter((t) => t.mode === 'skip' || t.mode === 'todo').length;
-const fileFailed = files.some((f) => f.result?.state === 'fail') || vitest?.state.getUnhandledErrors().length;
+const unhandled = vitest?.state.getUnhandledErrors().length ?? 0;
 await vitest?.close();
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed === 0 && passed > 0 && !fileFailed ? 0 : 1);
+if (unhandled) console.log(`${unhandled} unhandled error(s); see above`);
+process.exit(failed === 0 && unhandled === 0 && passed > 0 ? 0 : 1);

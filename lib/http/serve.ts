@@ -7,8 +7,9 @@ export interface Listening {
 
 /** Serves a fetch handler on 127.0.0.1 (or `HOST`); port 0 picks a free port. */
 export async function listen(fetch: (req: Request) => Response | Promise<Response>, port: number, hostname = process.env.HOST ?? '127.0.0.1'): Promise<Listening> {
-  const server = await new Promise<ServerType>((resolve) => {
+  const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch, port, hostname }, () => resolve(s));
+    s.once('error', (err) => reject(new Error(`cannot listen on ${hostname}:${port}: ${err.message}`)));
   });
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { listen } from '../../http/serve.js';
 import { createControlApi } from './control-api.js';
 import { LocalRuntimeHost } from './host.js';
 
@@ -31,17 +31,16 @@ export async function startLocalRuntime(opts: { dataDir: string; port: number; d
   const host = new LocalRuntimeHost({ dataDir: join(opts.dataDir, 'runtime'), drainMs: opts.drainMs ?? 30_000, ...(opts.log ? { log: opts.log } : {}) });
   await host.boot();
   const app = createControlApi(host, token);
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: opts.port, hostname: '127.0.0.1' }, () => resolve(s));
+  const server = await listen(app.fetch, opts.port, '127.0.0.1').catch(async (err: unknown) => {
+    await host.close();
+    throw err;
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     token,
     host,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await host.close();
     },
   };
