@@ -14,9 +14,11 @@ import { seedLiveDeployment } from '../test/helpers/deploy-env.js';
 import { agentSource, echoVersion, exampleSource } from '../test/helpers/fixtures.js';
 import { client, expectError } from '../test/helpers/http.js';
 import { createGatewayApp } from './app.js';
+import { ServingCache } from './serving-cache.js';
 
 const auth = localAuth();
 let store: Store;
+let serving: ServingCache;
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 let call: ReturnType<typeof client>;
@@ -28,7 +30,9 @@ beforeAll(async () => {
   store = await openStore({ kind: 'pglite', dataDir: undefined });
   runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-gw-')), port: 0 });
   provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
-  call = client(createGatewayApp({ store, authenticate: auth.authenticate, providers: { local: provider }, log: pino({ level: 'silent' }) }));
+  serving = new ServingCache(store);
+  await serving.start();
+  call = client(createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: provider }, log: pino({ level: 'silent' }) }));
   alice = await auth.token('alice');
   bob = await auth.token('bob');
   await store.ensureUser('alice', new Date());
@@ -49,6 +53,7 @@ beforeAll(async () => {
   agents.undeployed = (await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'undeployed', runtime: 'local', now: new Date() })).id;
 });
 afterAll(async () => {
+  await serving?.close();
   await runtime?.close();
   await store?.close();
 });
@@ -86,6 +91,25 @@ describe('invoke/v1, JSON', () => {
   it('joins a streamed answer into one output when the caller did not ask for a stream', async () => {
     const body = InvokeResponse.parse(await (await invoke(agents.stream!, { input: { text: 'one two three', delayMs: 1 } })).json());
     expect(body.output).toBe('one two three');
+  });
+});
+
+describe('invoke/v1, serving cache', () => {
+  it('serves a newly activated deployment on the very next call', async () => {
+    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'switching', runtime: 'local', now: new Date() });
+    for (const version of ['v1', 'v2', 'v3']) {
+      await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion(version));
+      const body = InvokeResponse.parse(await (await invoke(agent.id, { input: 1 })).json());
+      expect(body.output).toMatchObject({ version });
+    }
+  });
+
+  it('stops serving an agent as soon as it is deleted', async () => {
+    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'short-lived', runtime: 'local', now: new Date() });
+    await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion('v1'));
+    expect((await invoke(agent.id, { input: 1 })).status).toBe(200);
+    await store.deleteAgent({ ownerId: 'alice', agentId: agent.id, now: new Date() });
+    await expectError(await invoke(agent.id, { input: 1 }), 404, 'not_found');
   });
 });
 

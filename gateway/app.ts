@@ -1,20 +1,19 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
-import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 import { AppError, Id, INVOKE_MAX_BODY_BYTES, InvokeBody, type InvokeResponse, type InvokeUsage, type Runtime } from '../lib/contracts/index.js';
 import type { Authenticator } from '../lib/auth/verify.js';
 import { onError, notFoundRoute, errorResponse } from '../lib/http/errors.js';
-import { requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import { validate } from '../lib/http/validate.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/log.js';
-import { ProviderError, type RuntimeProvider } from '../lib/runtime/provider.js';
-import type { Store } from '../lib/store/index.js';
+import { ProviderError, type AgentResponse, type RuntimeProvider } from '../lib/runtime/provider.js';
+import type { ServingCache } from './serving-cache.js';
 
 export interface GatewayDeps {
-  store: Store;
+  serving: ServingCache;
   authenticate: Authenticator;
   providers: Partial<Record<Runtime, RuntimeProvider>>;
   log: Logger;
@@ -25,7 +24,7 @@ const AGENT_ERROR_EXCERPT = 500;
 
 /**
  * The invoke path (invoke/v1, DESIGN.md §5): auth → owner-scoped lookup of the agent and
- * the deployment that serves it (one store read) → the runtime, directly. JSON answers
+ * the deployment that serves it (cached, invalidated by the store) → the runtime, directly. JSON answers
  * come back as `{ output, … }`; streams are relayed event by event as they arrive. It
  * never calls Temporal.
  */
@@ -37,7 +36,7 @@ export function createGatewayApp(deps: GatewayDeps) {
     .get('/healthz', (c) => c.json({ ok: true }))
     .post(
       '/v1/agents/:agentId/invoke',
-      bodyLimit({ maxSize: INVOKE_MAX_BODY_BYTES, onError: (c) => errorResponse(c, 'payload_too_large', `invoke bodies are limited to ${INVOKE_MAX_BODY_BYTES} bytes`) }),
+      limitBody(INVOKE_MAX_BODY_BYTES, (c) => errorResponse(c, 'payload_too_large', `invoke bodies are limited to ${INVOKE_MAX_BODY_BYTES} bytes`)),
       requireUser(deps.authenticate),
       validate('param', z.object({ agentId: Id })),
       validate('json', InvokeBody),
@@ -45,7 +44,7 @@ export function createGatewayApp(deps: GatewayDeps) {
         const started = performance.now();
         const requestId = c.get('requestId');
         const body = c.req.valid('json');
-        const target = await deps.store.getServingTarget(c.get('userId'), c.req.valid('param').agentId);
+        const target = await deps.serving.get(c.get('userId'), c.req.valid('param').agentId);
         if (!target.deployment) throw new AppError('runtime_unavailable', 'this agent has no live deployment; deploy it first');
         const deploymentId = target.deployment.id;
         const provider = deps.providers[target.deployment.runtime];
@@ -54,7 +53,7 @@ export function createGatewayApp(deps: GatewayDeps) {
         const sessionId = body.sessionId ?? newId('ses');
         const wantsStream = body.stream ?? (c.req.header('accept') ?? '').includes('text/event-stream');
         const payload = JSON.stringify({ input: body.input });
-        let upstream: Response;
+        let upstream: AgentResponse;
         try {
           upstream = await provider.invoke({
             versionRef: target.deployment.providerRef,
@@ -62,13 +61,15 @@ export function createGatewayApp(deps: GatewayDeps) {
             sessionId,
             requestId,
             accept: wantsStream ? 'text/event-stream, application/json' : 'application/json',
-            signal: c.req.raw.signal,
+            // A stream stops when its caller goes away. (Touching the signal costs every
+            // request an AbortController, so JSON calls, which are short, go without.)
+            ...(wantsStream ? { signal: c.req.raw.signal } : {}),
           });
         } catch (err) {
           if (err instanceof ProviderError) throw new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again');
           throw err;
         }
-        if (!upstream.ok) {
+        if (upstream.status < 200 || upstream.status >= 300) {
           const excerpt = (await upstream.text()).slice(0, AGENT_ERROR_EXCERPT);
           const code = upstream.status < 500 ? 'validation_failed' : 'runtime_unavailable';
           return errorResponse(c, code, `the agent answered ${upstream.status}`, { agentStatus: upstream.status, body: excerpt });
@@ -76,14 +77,14 @@ export function createGatewayApp(deps: GatewayDeps) {
 
         const inputBytes = Buffer.byteLength(payload);
         const usage = (outputBytes: number): InvokeUsage => ({ durationMs: Math.round((performance.now() - started) * 100) / 100, inputBytes, outputBytes });
-        const isSse = (upstream.headers.get('content-type') ?? '').startsWith('text/event-stream');
+        const isSse = upstream.contentType.startsWith('text/event-stream');
 
         if (wantsStream) {
           return streamSSE(c, async (stream) => {
             await stream.writeSSE({ event: 'meta', data: JSON.stringify({ requestId, sessionId, deploymentId }) });
             let outputBytes = 0;
             try {
-              if (isSse && upstream.body) {
+              if (isSse) {
                 for await (const ev of agentEvents(upstream.body)) {
                   outputBytes += Buffer.byteLength(ev);
                   await stream.writeSSE({ event: 'delta', data: ev });
@@ -104,7 +105,7 @@ export function createGatewayApp(deps: GatewayDeps) {
 
         let output: unknown;
         let outputBytes: number;
-        if (isSse && upstream.body) {
+        if (isSse) {
           const events: string[] = [];
           for await (const ev of agentEvents(upstream.body)) events.push(ev);
           output = joinDeltas(events);
@@ -120,9 +121,17 @@ export function createGatewayApp(deps: GatewayDeps) {
     );
 }
 
-async function* agentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const events = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-  for await (const ev of events) yield ev.data;
+/** The data of each Server-Sent Event in an agent's body, as soon as the event is complete. */
+async function* agentEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const ready: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (ev) => ready.push(ev) });
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    while (ready.length) yield ready.shift()!.data;
+  }
+  parser.feed(decoder.decode());
+  while (ready.length) yield ready.shift()!.data;
 }
 
 /** An agent answers `{ output }`; anything else it sends is passed on whole. */

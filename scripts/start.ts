@@ -10,6 +10,7 @@ import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
 import { temporalWorkflowGateway } from '../api/workflows.js';
 import { createGatewayApp } from '../gateway/app.js';
+import { ServingCache } from '../gateway/serving-cache.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { configFromEnv } from '../lib/config.js';
@@ -79,7 +80,10 @@ try {
     config.apiPort,
   );
   cleanups.push(api.close);
-  const gateway = await listen(createGatewayApp({ store, authenticate, providers, log: createLogger('gateway') }).fetch, config.gatewayPort);
+  const serving = new ServingCache(store);
+  await serving.start();
+  cleanups.push(() => serving.close());
+  const gateway = await listen(createGatewayApp({ serving, authenticate, providers, log: createLogger('gateway') }).fetch, config.gatewayPort);
   cleanups.push(gateway.close);
 
   console.log(

@@ -1,3 +1,5 @@
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { requestId } from 'hono/request-id';
 import { AppError } from '../contracts/index.js';
@@ -24,13 +26,18 @@ export function requireUser(authenticate: Authenticator, onUser?: (userId: strin
   });
 }
 
-/** Reads a JSON body and refuses anything that is not JSON with the error envelope. */
-export async function readJson(req: Request): Promise<unknown> {
-  const type = req.headers.get('content-type') ?? '';
-  if (!/^application\/(.+\+)?json\b/i.test(type)) throw new AppError('validation_failed', 'send a JSON body with Content-Type: application/json');
-  try {
-    return await req.json();
-  } catch {
-    throw new AppError('validation_failed', 'body is not valid JSON');
-  }
+/**
+ * Refuses bodies over `maxSize`. A declared Content-Length is checked from the header, so
+ * the body is then read on @hono/node-server's fast path; only a chunked body goes through
+ * hono's `bodyLimit`, which counts it as it streams (and builds a WHATWG Request to do so).
+ */
+export function limitBody(maxSize: number, onError: (c: Context) => Response) {
+  const streaming = bodyLimit({ maxSize, onError });
+  return createMiddleware(async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      return Number(length) > maxSize ? onError(c) : next();
+    }
+    return streaming(c, next);
+  });
 }

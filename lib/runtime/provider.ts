@@ -24,7 +24,7 @@ export interface RuntimeProvider {
   /** `GET /ping` against the version itself (not the agent's active one). */
   healthCheck(input: { versionRef: string }): Promise<HealthCheckResult>;
   /** Sends one request to the version and hands back its response unread, so it can stream. */
-  invoke(input: InvokeRequest): Promise<Response>;
+  invoke(input: InvokeRequest): Promise<AgentResponse>;
   setSecret(input: { agentId: string; name: string; value: string }): Promise<void>;
   deleteSecret(input: { agentId: string; name: string }): Promise<void>;
   /** Tears down every version, secret and stored state of the agent. */
@@ -56,6 +56,14 @@ export interface InvokeRequest {
   accept: string;
   requestId: string;
   signal?: AbortSignal;
+}
+
+/** An agent's answer, unread: read it whole with `text()` or chunk by chunk with `body`, once. */
+export interface AgentResponse {
+  status: number;
+  contentType: string;
+  text(): Promise<string>;
+  body: AsyncIterable<Uint8Array>;
 }
 
 export type ProviderErrorKind = 'retryable' | 'permanent';

@@ -16,6 +16,11 @@ export async function openPglite(dataDir: string | undefined): Promise<SqlClient
   return {
     ...wrap(db),
     transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    // One in-process database: notifications are never lost, so onReset is never needed.
+    listen: async (channel, onPayload) => {
+      const unlisten = await db.listen(channel, onPayload);
+      return () => unlisten();
+    },
     close: () => db.close(),
   };
 }

@@ -50,6 +50,12 @@ export interface Store {
 
   /** Hot path of the gateway: the agent and the deployment that serves it, in one read. */
   getServingTarget(ownerId: string, agentId: string): Promise<ServingTarget>;
+  /**
+   * Calls `onChange(agentId)` after a change to what serves an agent commits (a pointer
+   * switch, a delete), from any process on the same database; `onChange('*')` when changes
+   * may have been missed. Resolves to a function that stops watching.
+   */
+  watchServing(onChange: (agentId: string) => void): Promise<() => Promise<void>>;
 
   /** Idempotency-Key records (DESIGN.md §5): the first request under a key owns it. */
   beginIdempotent(input: { ownerId: string; key: string; requestHash: string; now: Date }): Promise<IdempotencyBegin>;

@@ -40,6 +40,31 @@ export async function openPostgres(connectionString: string, max = 10): Promise<
         client.release();
       }
     },
+    async listen(channel, onPayload, onReset) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+      let client: pg.Client | null = null;
+      let closed = false;
+      // A dedicated connection holds the LISTEN; when it drops, listen again and tell the
+      // subscriber that it may have missed notifications.
+      const connect = async (): Promise<void> => {
+        const c = new pg.Client({ connectionString });
+        c.on('notification', (msg) => msg.channel === channel && onPayload(msg.payload ?? ''));
+        c.on('error', () => undefined);
+        c.once('end', () => {
+          if (closed) return;
+          onReset();
+          setTimeout(() => void connect().catch(() => undefined), 1000).unref();
+        });
+        await c.connect();
+        await c.query(`listen ${channel}`);
+        client = c;
+      };
+      await connect();
+      return async () => {
+        closed = true;
+        await client?.end();
+      };
+    },
     close: () => pool.end(),
   };
 }

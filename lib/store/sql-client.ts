@@ -3,6 +3,11 @@ export interface SqlClient {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[]; rowCount: number }>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * LISTEN on a channel: `onPayload` for each NOTIFY, `onReset` when notifications may have
+   * been lost (the listening connection dropped and was re-established). Resolves to unlisten.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReset: () => void): Promise<() => Promise<void>>;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<R>(fn: (tx: SqlExecutor) => Promise<R>): Promise<R>;
   close(): Promise<void>;

@@ -17,6 +17,9 @@ const TRANSITIONS: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
 
 type Row = Record<string, unknown>;
 
+/** NOTIFY channel for changes to which deployment serves an agent; the payload is the agent id. */
+const SERVING_CHANNEL = 'webhost_serving';
+
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 const isoOrNull = (v: unknown): string | null => (v == null ? null : iso(v));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
@@ -142,6 +145,7 @@ export class SqlStore implements Store {
         `update agents set status = 'deleted', deleted_at = $2, updated_at = $2 where id = $1 returning *`,
         [agent.id, input.now],
       );
+      await tx.query(`select pg_notify('${SERVING_CHANNEL}', $1)`, [agent.id]);
       return toAgent(rows[0]!);
     });
   }
@@ -254,12 +258,16 @@ export class SqlStore implements Store {
       const { rows } = await this.db.query(`select 1 from deployments where id = $1 and agent_id = $2 and owner_id = $3`, [input.next, input.agentId, input.ownerId]);
       if (!rows[0]) throw notFound('deployment');
     }
-    const { rowCount } = await this.db.query(
-      `update agents set active_deployment_id = $4, updated_at = $5
-       where id = $1 and owner_id = $2 and status = 'active' and active_deployment_id is not distinct from $3`,
+    const { rows: switched } = await this.db.query(
+      `with switched as (
+         update agents set active_deployment_id = $4, updated_at = $5
+         where id = $1 and owner_id = $2 and status = 'active' and active_deployment_id is not distinct from $3
+         returning id
+       )
+       select pg_notify('${SERVING_CHANNEL}', id) from switched`,
       [input.agentId, input.ownerId, input.expected, input.next, input.now],
     );
-    if (rowCount === 1) return true;
+    if (switched.length === 1) return true;
     await this.getAgent(input.ownerId, input.agentId);
     return false;
   }
@@ -278,6 +286,10 @@ export class SqlStore implements Store {
         ? { id: r.d_id as string, runtime: r.d_runtime as Agent['runtime'], providerRef: r.d_provider_ref as string }
         : null;
     return { agent: toAgent(r), deployment };
+  }
+
+  watchServing(onChange: (agentId: string) => void): Promise<() => Promise<void>> {
+    return this.db.listen(SERVING_CHANNEL, onChange, () => onChange('*'));
   }
 
   async beginIdempotent(input: { ownerId: string; key: string; requestHash: string; now: Date }): Promise<IdempotencyBegin> {

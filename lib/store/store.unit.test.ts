@@ -122,6 +122,24 @@ describe.each(factories)('store on $name', (factory) => {
     expect(await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d1.id, now: now() })).toBe(false);
   });
 
+  it('tells watchers when what serves an agent changes (on another connection, after commit)', async () => {
+    const agent = await agentOf(alice, 'watched');
+    const dep = await deploymentOf(alice, agent.id);
+    await toLive(alice, dep.id);
+    const seen: string[] = [];
+    const stop = await store.watchServing((id) => seen.push(id));
+    try {
+      await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: dep.id, now: now() });
+      await expect.poll(() => seen).toEqual([agent.id]);
+      // a compare-and-set that loses changes nothing and says nothing
+      await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: dep.id, now: now() });
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      await expect.poll(() => seen).toEqual([agent.id, agent.id]);
+    } finally {
+      await stop();
+    }
+  });
+
   it('points only at a deployment of the same agent', async () => {
     const a = await agentOf(alice, 'a');
     const b = await agentOf(alice, 'b');

@@ -28,7 +28,7 @@ async function newAgent() {
 async function invokeServing(ownerId: string, agentId: string) {
   const target = await env.store.getServingTarget(ownerId, agentId);
   const res = await env.provider.invoke({ versionRef: target.deployment!.providerRef, body: '{"input":1}', sessionId: 's', accept: 'application/json', requestId: 'r' });
-  return ((await res.json()) as { output: { version: string } }).output.version;
+  return (JSON.parse(await res.text()) as { output: { version: string } }).output.version;
 }
 
 /** With RECORD_HISTORIES=1, keeps a history for replay.test.ts (in the CLI's JSON form). */

@@ -32,7 +32,7 @@ describe('local runtime', () => {
     const agentId = newId('agt');
     const call = async (provider: LocalProvider, versionRef: string) => {
       const res = await provider.invoke({ versionRef, body: '{"input":null}', sessionId: 'same-session', accept: 'application/json', requestId: 'r' });
-      return ((await res.json()) as { output: { count: number } }).output.count;
+      return (JSON.parse(await res.text()) as { output: { count: number } }).output.count;
     };
 
     const first = await startLocalRuntime({ dataDir, port: 0 });

@@ -1,4 +1,5 @@
-import { ProviderError, type DeployVersionInput, type DeployVersionResult, type HealthCheckResult, type InvokeRequest, type RuntimeProvider } from '../provider.js';
+import { Agent, request } from 'undici';
+import { ProviderError, type AgentResponse, type DeployVersionInput, type DeployVersionResult, type HealthCheckResult, type InvokeRequest, type RuntimeProvider } from '../provider.js';
 import { SESSION_HEADER } from '../../contracts/index.js';
 
 /** Health checks give a version this long to answer `GET /ping`. */
@@ -12,6 +13,8 @@ const PING_TIMEOUT_MS = 5_000;
 export class LocalProvider implements RuntimeProvider {
   readonly runtime = 'local' as const;
   private readonly endpoints = new Map<string, Promise<string>>();
+  /** Keep-alive connections to the versions' workerd processes, shared by all invocations. */
+  private readonly pool = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipelining: 1 });
 
   constructor(private readonly opts: { controlUrl: string; token: string }) {}
 
@@ -43,14 +46,23 @@ export class LocalProvider implements RuntimeProvider {
     }
   }
 
-  async invoke(input: InvokeRequest): Promise<Response> {
-    const send = async () =>
-      fetch(new URL('/invocations', await this.endpoint(input.versionRef)), {
+  async invoke(input: InvokeRequest): Promise<AgentResponse> {
+    const send = async (): Promise<AgentResponse> => {
+      const res = await request(new URL('/invocations', await this.endpoint(input.versionRef)), {
         method: 'POST',
         body: input.body,
         headers: { 'content-type': 'application/json', accept: input.accept, [SESSION_HEADER]: input.sessionId, 'x-request-id': input.requestId },
-        signal: input.signal ?? null,
+        dispatcher: this.pool,
+        ...(input.signal ? { signal: input.signal } : {}),
       });
+      const contentType = res.headers['content-type'];
+      return {
+        status: res.statusCode,
+        contentType: (Array.isArray(contentType) ? contentType[0] : contentType) ?? '',
+        text: () => res.body.text(),
+        body: res.body,
+      };
+    };
     try {
       return await send();
     } catch (err) {
