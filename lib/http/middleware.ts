@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { requestId } from 'hono/request-id';
-import { AppError } from '../contracts/index.js';
 import type { Authenticator } from '../auth/verify.js';
 import { newId } from '../ids.js';
 
