@@ -18,9 +18,6 @@ export interface DeploymentRef {
   deploymentId: string;
 }
 
-
-
-
 /**
  * Activities of the deploy workflow. Each is safe to retry: store transitions accept a
  * repeat of the transition that already happened, providers are idempotent on

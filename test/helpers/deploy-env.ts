@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { temporalWorkflowGateway, type WorkflowGateway } from '../../api/workflows.js';
 import { ArtifactStore } from '../../lib/artifacts/index.js';
+import { bundleFiles } from '../../lib/build/bundle.js';
 import type { FilesSource } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
 import { LocalProvider } from '../../lib/runtime/local/provider.js';
@@ -71,7 +72,6 @@ export async function startDeployment(env: DeployEnv, ownerId: string, agentId: 
  * deployed and activated at the provider, and the agent points at it.
  */
 export async function seedLiveDeployment(store: Store, provider: LocalProvider, ownerId: string, agentId: string, source: FilesSource) {
-  const { bundleFiles } = await import('../../lib/build/bundle.js');
   const deploymentId = newId('dep');
   const now = new Date();
   await store.createDeployment({ id: deploymentId, ownerId, agentId, workflowId: `deploy-${deploymentId}`, source, now });

@@ -9,10 +9,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
-import { DEFAULT_HEALTH_CHECK } from './config.js';
+import { DEFAULT_HEALTH_CHECK, PERMANENT_FAILURES as PERMANENT } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
-
-const PERMANENT = ['BuildFailed', 'RuntimeUnavailable', 'AgentStartFailed', 'DeploymentConflict', 'NotFound', 'VersionNotFound', 'ProviderPermanentError'];
 
 // Store writes are small and local; a failure is a blip of the database, so retry quickly
 // and for a while before the workflow gives up on the step.
