@@ -22,6 +22,9 @@ let serving: ServingCache;
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 let call: ReturnType<typeof client>;
+let app: ReturnType<typeof createGatewayApp>;
+/** What the gateway logged, one parsed pino line each. */
+const logged: { level: number; msg: string }[] = [];
 let alice: string;
 let bob: string;
 const agents: Record<string, string> = {};
@@ -32,7 +35,9 @@ beforeAll(async () => {
   provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
   serving = new ServingCache(store);
   await serving.start();
-  call = client(createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: provider }, log: pino({ level: 'silent' }) }));
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
+  app = createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: provider }, log });
+  call = client(app);
   alice = await auth.token('alice');
   bob = await auth.token('bob');
   await store.ensureUser('alice', new Date());
@@ -125,6 +130,22 @@ describe('invoke/v1, streaming', () => {
     // not buffered: the first delta reached us long before the last
     const deltas = events.filter((e) => e.event === 'delta');
     expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThanOrEqual(300);
+  });
+
+  it('stops quietly when the caller hangs up mid-stream', async () => {
+    const caller = new AbortController();
+    const res = await app.request(`/v1/agents/${agents.stream}/invoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { text: 'a b c d e f g h', delayMs: 100 }, stream: true }),
+      signal: caller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // meta
+    caller.abort();
+    await reader.cancel();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(logged.filter((l) => l.level >= 40)).toEqual([]);
   });
 
   it('streams when the caller sends Accept: text/event-stream', async () => {

@@ -97,6 +97,8 @@ export function createGatewayApp(deps: GatewayDeps) {
               await stream.writeSSE({ event: 'usage', data: JSON.stringify(usage(outputBytes)) });
               await stream.writeSSE({ event: 'done', data: JSON.stringify({ requestId }) });
             } catch (err) {
+              // The caller hung up: the upstream request was aborted with it; nothing to tell anyone.
+              if (stream.aborted || c.req.raw.signal.aborted) return;
               deps.log.warn({ err, requestId }, 'stream from agent broke off');
               await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }) });
             }
