@@ -3,9 +3,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { echoVersion } from '../helpers/fixtures.js';
+import { startDevServer, type DevServer } from '../../lib/temporal/dev-server.js';
+import { freePort } from '../helpers/ports.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
-// The same platform with DATABASE_URL: the store is the PostgreSQL server, not PGlite.
+// The same platform on external parts: DATABASE_URL (a PostgreSQL server, not PGlite) and
+// TEMPORAL_ADDRESS (a Temporal the platform did not start).
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
 const reachable = await admin.connect().then(
@@ -17,8 +20,9 @@ const reachable = await admin.connect().then(
   },
 );
 
-describe.runIf(reachable)('the platform on a PostgreSQL server (DATABASE_URL)', () => {
+describe.runIf(reachable)('the platform on a PostgreSQL server and an external Temporal', () => {
   const db = `webhost_e2e_${randomBytes(6).toString('hex')}`;
+  let temporal: DevServer;
   let platform: RunningPlatform;
   let token: string;
 
@@ -26,11 +30,13 @@ describe.runIf(reachable)('the platform on a PostgreSQL server (DATABASE_URL)', 
     await admin.query(`create database ${db}`);
     const url = new URL(ADMIN_URL);
     url.pathname = `/${db}`;
-    platform = await startPlatform({ env: { DATABASE_URL: url.toString() } });
+    temporal = await startDevServer({ port: await freePort(), uiPort: null });
+    platform = await startPlatform({ env: { DATABASE_URL: url.toString(), TEMPORAL_ADDRESS: temporal.address } });
     token = await platform.token('pg-user');
   });
   afterAll(async () => {
     await platform?.stop();
+    await temporal?.stop();
     await admin.query(`drop database if exists ${db} with (force)`);
     await admin.end();
   });
@@ -42,6 +48,7 @@ describe.runIf(reachable)('the platform on a PostgreSQL server (DATABASE_URL)', 
 
   it('deploys v1 and v2 and the gateway follows the switch', async () => {
     expect(platform.output()).toContain('PostgreSQL (DATABASE_URL)');
+    expect(platform.output()).toContain(`temporal     ${temporal.address}\n`);
     const agent = await api<Agent>('POST', '/v1/agents', { name: 'echo', runtime: 'local' });
     for (const version of ['v1', 'v2']) {
       const { deploymentId } = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, { source: echoVersion(version) });
