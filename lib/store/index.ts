@@ -4,8 +4,9 @@ import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './port.js';
+import { validatingStore } from './validating-store.js';
 
-export type { Store, ServingTarget, TransitionInput, IdempotencyBegin } from './port.js';
+export type { Store, ServingTarget, TransitionInput, IdempotencyBegin, StoreChange } from './port.js';
 
 export type StoreConfig = { kind: 'pglite'; dataDir: string | undefined } | { kind: 'postgres'; url: string };
 
@@ -16,7 +17,7 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Sto
 }
 
 export async function openStore(config: StoreConfig): Promise<Store> {
-  if (config.kind === 'postgres') return SqlStore.open(await openPostgres(config.url));
+  if (config.kind === 'postgres') return validatingStore(await SqlStore.open(await openPostgres(config.url)));
   if (config.dataDir) mkdirSync(config.dataDir, { recursive: true });
-  return SqlStore.open(await openPglite(config.dataDir));
+  return validatingStore(await SqlStore.open(await openPglite(config.dataDir)));
 }

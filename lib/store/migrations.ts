@@ -66,4 +66,116 @@ export const migrations: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'full data model: billing ids, secret metadata, API keys, telemetry, metrics, usage, billing periods, webhooks, audit',
+    sql: `
+      alter table users
+        add column billing_customer_id text,
+        add column billing_subscription_id text,
+        add column billing_subscription_item_id text,
+        add column billing_status text,
+        add constraint users_tier_check check (tier in ('free', 'starter', 'pro', 'enterprise'));
+      create index users_by_tier on users (tier, id);
+
+      -- A secret's name and version only. Values live in the runtime provider and nowhere
+      -- here: there is deliberately no column that could hold one.
+      create table secret_metadata (
+        owner_id text not null references users(id),
+        agent_id text not null references agents(id),
+        name text not null,
+        version integer not null,
+        updated_at timestamptz not null,
+        primary key (agent_id, name)
+      );
+
+      create table api_keys (
+        id text primary key,
+        owner_id text not null references users(id),
+        name text not null,
+        prefix text not null,
+        hash text not null unique,
+        created_at timestamptz not null,
+        revoked_at timestamptz
+      );
+      create index api_keys_by_owner_created on api_keys (owner_id, created_at);
+
+      -- Raw events, kept per the owner's tier; the id makes an event count once.
+      create table telemetry_events (
+        id text primary key,
+        owner_id text not null references users(id),
+        agent_id text not null references agents(id),
+        deployment_id text not null references deployments(id),
+        runtime text not null,
+        at timestamptz not null,
+        kind text not null,
+        ok boolean not null,
+        duration_ms double precision not null,
+        input_bytes bigint not null,
+        output_bytes bigint not null
+      );
+      create index telemetry_by_owner_agent_at on telemetry_events (owner_id, agent_id, at desc, id desc);
+      create index telemetry_by_owner_at on telemetry_events (owner_id, at);
+
+      create table hourly_metrics (
+        owner_id text not null references users(id),
+        agent_id text not null references agents(id),
+        hour timestamptz not null,
+        requests bigint not null,
+        errors bigint not null,
+        duration_ms double precision not null,
+        input_bytes bigint not null,
+        output_bytes bigint not null,
+        primary key (agent_id, hour)
+      );
+      create index hourly_by_owner_hour on hourly_metrics (owner_id, hour);
+
+      create table usage (
+        owner_id text not null references users(id),
+        period text not null,
+        runtime text not null,
+        requests bigint not null,
+        errors bigint not null,
+        duration_ms double precision not null,
+        input_bytes bigint not null,
+        output_bytes bigint not null,
+        primary key (owner_id, period, runtime)
+      );
+
+      create table billing_periods (
+        owner_id text not null references users(id),
+        period text not null,
+        status text not null check (status in ('open', 'closed')),
+        requests bigint,
+        errors bigint,
+        duration_ms double precision,
+        input_bytes bigint,
+        output_bytes bigint,
+        usage_report_id text,
+        closed_at timestamptz,
+        reported_at timestamptz,
+        primary key (owner_id, period)
+      );
+
+      create table webhook_events (
+        provider text not null,
+        event_id text not null,
+        event_name text not null,
+        received_at timestamptz not null,
+        primary key (provider, event_id)
+      );
+
+      create table audit_log (
+        id text primary key,
+        owner_id text not null,
+        actor text not null,
+        action text not null,
+        target_type text not null,
+        target_id text not null,
+        details jsonb,
+        at timestamptz not null
+      );
+      create index audit_by_owner_id on audit_log (owner_id, id desc);
+    `,
+  },
 ];

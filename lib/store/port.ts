@@ -1,4 +1,26 @@
-import type { Agent, CreateAgentBody, Deployment, DeploymentStatus, DeployStep, FilesSource, Page, PageQuery, StepLogEntry } from '../contracts/index.js';
+import type {
+  Agent,
+  ApiKey,
+  AuditEntry,
+  BillingPeriod,
+  BillingState,
+  CreateAgentBody,
+  Deployment,
+  DeploymentStatus,
+  DeployStep,
+  FilesSource,
+  HourlyMetric,
+  Page,
+  PageQuery,
+  Period,
+  PeriodUsage,
+  SecretMetadata,
+  StepLogEntry,
+  StoredTelemetryEvent,
+  TelemetryEvent,
+  Tier,
+  User,
+} from '../contracts/index.js';
 
 /**
  * The state store port: domain-shaped operations, each scoped by owner where a user is
@@ -63,7 +85,69 @@ export interface Store {
   /** Frees a key whose first request failed in a way the client should retry. */
   abandonIdempotent(input: { ownerId: string; key: string }): Promise<void>;
 
+  // ── users, tiers, billing ids ──────────────────────────────────────────────────────
+  getUser(userId: string): Promise<User>;
+  setUserTier(input: { userId: string; tier: Tier; now: Date }): Promise<User>;
+  /** Merges the given billing ids into the user's (Lemon Squeezy customer, subscription…). */
+  setUserBilling(input: { userId: string; billing: Partial<BillingState>; now: Date }): Promise<User>;
+
+  // ── secret metadata (never values) ─────────────────────────────────────────────────
+  /** Records that a secret was set: creates it at version 1 or bumps its version. */
+  putSecretMetadata(input: { ownerId: string; agentId: string; name: string; now: Date }): Promise<SecretMetadata>;
+  listSecretMetadata(ownerId: string, agentId: string): Promise<SecretMetadata[]>;
+  deleteSecretMetadata(input: { ownerId: string; agentId: string; name: string }): Promise<void>;
+
+  // ── API keys (hash and prefix only) ────────────────────────────────────────────────
+  createApiKey(input: { id: string; ownerId: string; name: string; prefix: string; hash: string; now: Date }): Promise<ApiKey>;
+  listApiKeys(ownerId: string): Promise<ApiKey[]>;
+  revokeApiKey(input: { ownerId: string; id: string; now: Date }): Promise<ApiKey>;
+  /** The owner of an unrevoked key with this hash, or null. */
+  findApiKeyByHash(hash: string): Promise<{ id: string; ownerId: string } | null>;
+
+  // ── telemetry and usage ────────────────────────────────────────────────────────────
+  /**
+   * Stores a batch of a deployment's events and adds each new one, once, to the agent's
+   * hourly metrics and the owner's usage for the event's period and runtime — in one
+   * transaction. Event ids already stored are counted as duplicates and change nothing.
+   */
+  ingestTelemetry(input: { ownerId: string; agentId: string; deploymentId: string; events: TelemetryEvent[] }): Promise<{ accepted: number; duplicates: number }>;
+  /** Newest first. */
+  listTelemetryEvents(input: { ownerId: string; agentId: string } & PageQuery): Promise<Page<StoredTelemetryEvent>>;
+  /** Hourly metrics of an agent for hours starting in [from, to). */
+  listHourlyMetrics(input: { ownerId: string; agentId: string; from: Date; to: Date }): Promise<HourlyMetric[]>;
+  /** One row per runtime used in the period. */
+  getUsage(input: { ownerId: string; period: Period }): Promise<PeriodUsage[]>;
+  /**
+   * Retention: deletes at most `limit` raw events, of owners on `tier`, that happened before
+   * `cutoff`. Aggregates are kept. Call again until it deletes fewer than `limit`.
+   */
+  deleteTelemetryBefore(input: { tier: Tier; cutoff: Date; limit: number }): Promise<{ deleted: number }>;
+
+  // ── billing periods and webhooks ───────────────────────────────────────────────────
+  getBillingPeriod(input: { ownerId: string; period: Period }): Promise<BillingPeriod>;
+  /** Freezes the period's totals from its usage; closing a closed period changes nothing. */
+  closeBillingPeriod(input: { ownerId: string; period: Period; now: Date }): Promise<{ period: BillingPeriod; closedNow: boolean }>;
+  /** Records the usage report of a closed period once; true only for the call that recorded it. */
+  recordUsageReport(input: { ownerId: string; period: Period; reportId: string; now: Date }): Promise<boolean>;
+  /** True the first time an event id is seen, false for every redelivery. */
+  recordWebhookEvent(input: { provider: string; eventId: string; eventName: string; now: Date }): Promise<boolean>;
+
+  // ── audit log ──────────────────────────────────────────────────────────────────────
+  appendAudit(input: Omit<AuditEntry, 'id' | 'at' | 'details'> & { details?: Record<string, unknown>; now: Date }): Promise<void>;
+  /** Newest first. */
+  listAudit(ownerId: string, page: PageQuery): Promise<Page<AuditEntry>>;
+
+  // ── live updates ───────────────────────────────────────────────────────────────────
+  /** Every committed change to an owner's agents and deployments, from any process. */
+  watchChanges(onChange: (change: StoreChange) => void): Promise<() => Promise<void>>;
+
   close(): Promise<void>;
+}
+
+export interface StoreChange {
+  ownerId: string;
+  kind: 'agent' | 'deployment';
+  id: string;
 }
 
 export interface TransitionInput {
