@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment, Page } from '../lib/contracts/index.js';
@@ -7,23 +8,31 @@ import { localAuth } from '../test/helpers/auth.js';
 import { startDeployEnv, type DeployEnv } from '../test/helpers/deploy-env.js';
 import { client, expectError } from '../test/helpers/http.js';
 import { createApiApp } from './app.js';
+import { ChangeFeed } from './change-feed.js';
 import { temporalWorkflowGateway } from './workflows.js';
 
 const log = pino({ level: 'silent' });
 const auth = localAuth();
 let env: DeployEnv;
+let changes: ChangeFeed;
+let app: ReturnType<typeof createApiApp>;
 let call: ReturnType<typeof client>;
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
   env = await startDeployEnv();
-  const app = createApiApp({ store: env.store, authenticate: auth.authenticate, workflows: env.workflows, deployableRuntimes: ['local'], log });
+  changes = new ChangeFeed(env.store);
+  await changes.start();
+  app = createApiApp({ store: env.store, authenticate: auth.authenticate, workflows: env.workflows, deployableRuntimes: ['local'], log, changes });
   call = client(app);
   alice = await auth.token('alice');
   bob = await auth.token('bob');
 });
-afterAll(async () => env?.close());
+afterAll(async () => {
+  await changes?.close();
+  await env?.close();
+});
 
 let n = 0;
 const uniqueName = () => `agent-${Date.now().toString(36)}-${n++}`;
@@ -55,6 +64,7 @@ describe('security', () => {
       ['GET', `/v1/agents/${agent.id}/deployments`],
       ['POST', `/v1/agents/${agent.id}/deployments`],
       ['GET', '/v1/deployments/dep_x'],
+      ['GET', '/v1/events'],
     ];
     for (const [method, path] of routes) {
       await expectError(await call(method, path, { body: {} }), 401, 'unauthorized');
@@ -207,12 +217,40 @@ describe('deployments', () => {
   it('when Temporal cannot be reached, answers 500 and frees the agent for the next deploy', async () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
     const unreachable = new Client({ connection });
-    const app = createApiApp({ store: env.store, authenticate: auth.authenticate, workflows: temporalWorkflowGateway(unreachable, { startTimeoutMs: 1000 }), deployableRuntimes: ['local'], log });
+    const app = createApiApp({ store: env.store, authenticate: auth.authenticate, workflows: temporalWorkflowGateway(unreachable, { startTimeoutMs: 1000 }), deployableRuntimes: ['local'], log, changes });
     const agent = await createAgent();
     const err = await expectError(await client(app)('POST', `/v1/agents/${agent.id}/deployments`, { token: alice, body: { source: echoVersion('v1') } }), 500, 'internal');
     expect(err.message).toContain('try again');
     const list = (await (await call('GET', `/v1/agents/${agent.id}/deployments`, { token: alice })).json()) as Page<Deployment>;
     expect(list.items[0]).toMatchObject({ status: 'failed', error: { code: 'WorkflowStartFailed' } });
     expect((await call('POST', `/v1/agents/${agent.id}/deployments`, { token: alice, body: { source: echoVersion('v1') } })).status).toBe(202);
+  });
+});
+
+describe('live updates', () => {
+  it('streams changes to the caller’s own agents and deployments, never another owner’s', async () => {
+    const viewer = await auth.token('viewer');
+    const res = await app.request('/v1/events', { headers: { authorization: `Bearer ${viewer}` } });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events: { event?: string; data: string }[] = [];
+    const reading = (async () => {
+      for await (const ev of res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())) {
+        events.push(ev);
+        if (events.filter((e) => e.event === 'change').length === 3) break;
+      }
+    })();
+    await expect.poll(() => events.map((e) => e.event)).toEqual(['ready']);
+
+    await createAgent(bob); // someone else's change: never seen
+    const agent = await createAgent(viewer);
+    const started = await call('POST', `/v1/agents/${agent.id}/deployments`, { token: viewer, body: { source: echoVersion('v1') } });
+    const { deploymentId } = (await started.json()) as { deploymentId: string };
+    await reading;
+    expect(events.filter((e) => e.event === 'change').map((e) => JSON.parse(e.data))).toEqual([
+      { kind: 'agent', id: agent.id },
+      { kind: 'deployment', id: deploymentId },
+      { kind: 'deployment', id: deploymentId },
+    ]);
+    await waitForStatus(viewer, deploymentId, ['live']);
   });
 });

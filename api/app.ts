@@ -4,13 +4,15 @@ import { requireUser, withRequestId, type AuthedEnv } from '../lib/http/middlewa
 import type { ApiDeps } from './deps.js';
 import { agentRoutes } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { eventRoutes } from './routes/events.js';
 
 /** The REST api: it records intent and starts workflows; it never does their work inline. */
 export function createApiApp(deps: ApiDeps) {
   const v1 = new Hono<AuthedEnv>()
     .use('*', requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date())))
     .route('/agents', agentRoutes(deps))
-    .route('/deployments', deploymentRoutes(deps));
+    .route('/deployments', deploymentRoutes(deps))
+    .route('/events', eventRoutes(deps));
 
   return new Hono<AuthedEnv>()
     .use('*', withRequestId())

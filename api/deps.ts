@@ -2,6 +2,7 @@ import type { Authenticator } from '../lib/auth/verify.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
+import type { ChangeFeed } from './change-feed.js';
 import type { WorkflowGateway } from './workflows.js';
 
 export interface ApiDeps {
@@ -11,4 +12,6 @@ export interface ApiDeps {
   /** Runtimes this platform has a provider for; deploys to others are refused up front. */
   deployableRuntimes: readonly Runtime[];
   log: Logger;
+  /** Live updates for `GET /v1/events`; started by whoever composes the api. */
+  changes: ChangeFeed;
 }

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
+import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflowGateway } from '../api/workflows.js';
 import { createGatewayApp } from '../gateway/app.js';
 import { ServingCache } from '../gateway/serving-cache.js';
@@ -75,8 +76,11 @@ try {
   const connection = await Connection.connect({ address: temporalAddress });
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const changes = new ChangeFeed(store);
+  await changes.start();
+  cleanups.push(() => changes.close());
   const api = await listen(
-    createApiApp({ store, authenticate, workflows: temporalWorkflowGateway(client), deployableRuntimes: ['local'], log: createLogger('api') }).fetch,
+    createApiApp({ store, authenticate, workflows: temporalWorkflowGateway(client), deployableRuntimes: ['local'], log: createLogger('api'), changes }).fetch,
     config.apiPort,
   );
   cleanups.push(api.close);
