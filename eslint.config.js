@@ -5,7 +5,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'dist/**', 'examples/**'] },
+  { ignores: ['node_modules/**', '.data/**', 'dist/**', 'examples/**', 'convex/_generated/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

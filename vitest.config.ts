@@ -12,7 +12,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows}/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows,convex}/**/*.unit.test.ts'] } },
       {
         extends: true,
         test: {

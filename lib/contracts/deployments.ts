@@ -36,6 +36,16 @@ export type CreateDeploymentBody = z.infer<typeof CreateDeploymentBody>;
 export const DeploymentStatus = z.enum(['queued', 'building', 'deploying', 'live', 'failed', 'canceled']);
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 export const FINAL_STATUSES: readonly DeploymentStatus[] = ['live', 'failed', 'canceled'];
+
+/** The lifecycle (DESIGN.md §4): where a deployment may go from each status; final ones go nowhere. */
+export const DEPLOYMENT_TRANSITIONS: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
+  queued: ['building', 'failed', 'canceled'],
+  building: ['deploying', 'failed', 'canceled'],
+  deploying: ['live', 'failed', 'canceled'],
+  live: [],
+  failed: [],
+  canceled: [],
+};
 export const isFinal = (s: DeploymentStatus) => FINAL_STATUSES.includes(s);
 
 export const DeployStep = z.enum(['validate', 'bundle', 'create_version', 'health_check', 'activate', 'mark_live', 'compensate']);
@@ -44,7 +54,7 @@ export type DeployStep = z.infer<typeof DeployStep>;
 export const StepLogEntry = z.object({
   step: DeployStep,
   status: z.enum(['started', 'succeeded', 'failed']),
-  at: z.string(),
+  at: z.iso.datetime(),
   message: z.string().optional(),
 });
 export type StepLogEntry = z.infer<typeof StepLogEntry>;

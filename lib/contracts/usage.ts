@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Runtime } from './common.js';
+import type { Runtime } from './common.js';
 
 /** One invocation as the runtime shim reports it; `id` makes it count once. */
 export const TelemetryEvent = z.strictObject({

@@ -8,7 +8,7 @@ import type { Store } from './index.js';
 export interface StoreUnderTest {
   name: string;
   open(): Promise<Store>;
-  /** Whether the adapter's notifications reach watchers (convex-test has no subscriptions). */
+  /** Whether the adapter's notifications reach watchers in this harness. */
   notifies: boolean;
 }
 
@@ -276,6 +276,15 @@ describe(`store contract on ${factory.name}`, () => {
     expect(await store.getUsage({ ownerId: alice, period: '2026-11' })).toEqual([
       { ownerId: alice, period: '2026-11', runtime: 'local', requests: 3, errors: 1, durationMs: 50, inputBytes: 300, outputBytes: 600 },
     ]);
+  });
+
+  it('scopes event ids to their deployment: another tenant reusing an id does not swallow events', async () => {
+    const mine = await liveAgent(alice);
+    const theirs = await liveAgent(bob);
+    const shared = event('2026-11-07T00:00:00.000Z');
+    expect(await store.ingestTelemetry({ ownerId: bob, ...theirs, events: [shared] })).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.ingestTelemetry({ ownerId: alice, ...mine, events: [shared] })).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await store.getUsage({ ownerId: alice, period: '2026-11' }))[0]?.requests).toBe(1);
   });
 
   it('keeps period totals reproducible from hourly metrics', async () => {

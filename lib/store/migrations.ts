@@ -100,9 +100,10 @@ export const migrations: readonly { version: number; name: string; sql: string }
       );
       create index api_keys_by_owner_created on api_keys (owner_id, created_at);
 
-      -- Raw events, kept per the owner's tier; the id makes an event count once.
+      -- Raw events, kept per the owner's tier. The id makes an event count once; it is
+      -- unique per deployment, so no tenant's ids can collide with another's.
       create table telemetry_events (
-        id text primary key,
+        id text not null,
         owner_id text not null references users(id),
         agent_id text not null references agents(id),
         deployment_id text not null references deployments(id),
@@ -112,7 +113,8 @@ export const migrations: readonly { version: number; name: string; sql: string }
         ok boolean not null,
         duration_ms double precision not null,
         input_bytes bigint not null,
-        output_bytes bigint not null
+        output_bytes bigint not null,
+        primary key (deployment_id, id)
       );
       create index telemetry_by_owner_agent_at on telemetry_events (owner_id, agent_id, at desc, id desc);
       create index telemetry_by_owner_at on telemetry_events (owner_id, at);

@@ -138,7 +138,11 @@ export interface Store {
   listAudit(ownerId: string, page: PageQuery): Promise<Page<AuditEntry>>;
 
   // ── live updates ───────────────────────────────────────────────────────────────────
-  /** Every committed change to an owner's agents and deployments, from any process. */
+  /**
+   * Every committed change to an owner's agents and deployments, from any process. When
+   * changes may have been missed (a dropped connection, a gap in a feed) the watcher gets
+   * a reset, `{ ownerId: '*', id: '*' }`, after which it should re-read what it shows.
+   */
   watchChanges(onChange: (change: StoreChange) => void): Promise<() => Promise<void>>;
 
   close(): Promise<void>;

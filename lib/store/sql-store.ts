@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, isFinal, notFound } from '../contracts/index.js';
+import { AppError, DEPLOYMENT_TRANSITIONS as TRANSITIONS, isFinal, notFound } from '../contracts/index.js';
 import type {
   Agent,
   ApiKey,
@@ -26,15 +26,6 @@ import { migrations } from './migrations.js';
 import type { IdempotencyBegin, ServingTarget, Store, StoreChange, TransitionInput } from './port.js';
 import { isUniqueViolation, type SqlClient, type SqlExecutor } from './sql-client.js';
 
-/** Which statuses a deployment may move to from each status; final statuses have none. */
-const TRANSITIONS: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
-  queued: ['building', 'failed', 'canceled'],
-  building: ['deploying', 'failed', 'canceled'],
-  deploying: ['live', 'failed', 'canceled'],
-  live: [],
-  failed: [],
-  canceled: [],
-};
 
 type Row = Record<string, unknown>;
 
@@ -524,7 +515,7 @@ export class SqlStore implements Store {
            insert into telemetry_events (id, owner_id, agent_id, deployment_id, runtime, at, kind, ok, duration_ms, input_bytes, output_bytes)
            select e.id, $1, $2, $3, $4, e.at, e.kind, e.ok, e."durationMs", e."inputBytes", e."outputBytes"
            from jsonb_to_recordset($5::jsonb) as e(id text, at timestamptz, kind text, ok boolean, "durationMs" double precision, "inputBytes" bigint, "outputBytes" bigint)
-           on conflict (id) do nothing
+           on conflict (deployment_id, id) do nothing
            returning at, ok, duration_ms, input_bytes, output_bytes
          ),
          hourly as (
@@ -581,11 +572,11 @@ export class SqlStore implements Store {
   async deleteTelemetryBefore(input: { tier: Tier; cutoff: Date; limit: number }): Promise<{ deleted: number }> {
     const { rows } = await this.db.query<{ deleted: number }>(
       `with doomed as (
-         select e.id from telemetry_events e join users u on u.id = e.owner_id
+         select e.deployment_id, e.id from telemetry_events e join users u on u.id = e.owner_id
          where u.tier = $1 and e.at < $2
          order by e.at limit $3
        ),
-       gone as (delete from telemetry_events where id in (select id from doomed) returning 1)
+       gone as (delete from telemetry_events where (deployment_id, id) in (select deployment_id, id from doomed) returning 1)
        select count(*)::int as deleted from gone`,
       [input.tier, input.cutoff, input.limit],
     );

@@ -1,0 +1,118 @@
+import { v } from 'convex/values';
+import type { QueryCtx } from './_generated/server.js';
+import { fail, serviceMutation, serviceQuery } from './functions.js';
+import { agentOut, findUser, ownedAgent, recordChange, toAgent } from './model.js';
+import { inFlightDeployment } from './deployments.js';
+import { runtime, type AgentDoc } from './schema.js';
+
+/** Names are unique among an owner's active agents: a deleted agent frees its name. */
+async function nameTaken(db: QueryCtx['db'], ownerId: string, name: string, except?: string): Promise<boolean> {
+  const same = await db
+    .query('agents')
+    .withIndex('by_ownerId_status_name', (q) => q.eq('ownerId', ownerId).eq('status', 'active').eq('name', name))
+    .collect();
+  return same.some((a) => a.agentId !== except);
+}
+
+export const create = serviceMutation({
+  args: { agentId: v.string(), ownerId: v.string(), name: v.string(), runtime, now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { agentId, ownerId, name, runtime, now }) => {
+    if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
+    if (await ctx.db.query('agents').withIndex('by_agentId', (q) => q.eq('agentId', agentId)).first()) fail('conflict', 'an agent with this id already exists');
+    if (await nameTaken(ctx.db, ownerId, name)) fail('conflict', `an agent named "${name}" already exists`);
+    const agent: AgentDoc = { agentId, ownerId, name, runtime, status: 'active', activeDeploymentId: null, createdAt: now, updatedAt: now, deletedAt: null };
+    await ctx.db.insert('agents', agent);
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    return toAgent(agent);
+  },
+});
+
+export const get = serviceQuery({
+  args: { ownerId: v.string(), agentId: v.string() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId }) => toAgent(await ownedAgent(ctx.db, ownerId, agentId)),
+});
+
+/** Newest first: ids are time-ordered, so a page after `before` is stable while agents are added. */
+export const list = serviceQuery({
+  args: { ownerId: v.string(), limit: v.number(), before: v.optional(v.string()) },
+  returns: v.object({ items: v.array(agentOut), next: v.nullable(v.string()) }),
+  handler: async (ctx, { ownerId, limit, before }) => {
+    const rows = await ctx.db
+      .query('agents')
+      .withIndex('by_ownerId_status_agentId', (q) => {
+        const active = q.eq('ownerId', ownerId).eq('status', 'active');
+        return before === undefined ? active : active.lt('agentId', before);
+      })
+      .order('desc')
+      .take(limit + 1);
+    const items = rows.slice(0, limit);
+    return { items: items.map(toAgent), next: rows.length > limit ? items.at(-1)!.agentId : null };
+  },
+});
+
+export const rename = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), name: v.string(), now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId, name, now }) => {
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (await nameTaken(ctx.db, ownerId, name, agentId)) fail('conflict', `an agent named "${name}" already exists`);
+    await ctx.db.patch(agent._id, { name, updatedAt: now });
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    return toAgent({ ...agent, name, updatedAt: now });
+  },
+});
+
+/** Soft delete: history stays; refused while a deployment is in flight. */
+export const remove = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId, now }) => {
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (await inFlightDeployment(ctx.db, agentId)) fail('conflict', 'a deployment of this agent is in progress; try again when it has finished');
+    const deleted = { status: 'deleted', deletedAt: now, updatedAt: now } as const;
+    await ctx.db.patch(agent._id, deleted);
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    return toAgent({ ...agent, ...deleted });
+  },
+});
+
+/**
+ * Compare-and-set of the serving pointer: true when this call made the switch. The pointer
+ * moves only to a deployment of the same agent and owner.
+ */
+export const switchActive = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), expected: v.nullable(v.string()), next: v.nullable(v.string()), now: v.number() },
+  returns: v.boolean(),
+  handler: async (ctx, { ownerId, agentId, expected, next, now }) => {
+    if (next !== null) {
+      const target = await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', next)).unique();
+      if (target === null || target.agentId !== agentId || target.ownerId !== ownerId) fail('not_found', 'deployment not found');
+    }
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (agent.activeDeploymentId !== expected) return false;
+    await ctx.db.patch(agent._id, { activeDeploymentId: next, updatedAt: now });
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    return true;
+  },
+});
+
+/** Hot path of the gateway: the agent and the deployment that serves it, in one read. */
+export const servingTarget = serviceQuery({
+  args: { ownerId: v.string(), agentId: v.string() },
+  returns: v.object({
+    agent: agentOut,
+    deployment: v.nullable(v.object({ id: v.string(), runtime, providerRef: v.string() })),
+  }),
+  handler: async (ctx, { ownerId, agentId }) => {
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    const active = agent.activeDeploymentId;
+    const serving =
+      active === null ? null : await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', active)).unique();
+    return {
+      agent: toAgent(agent),
+      deployment: serving?.providerRef ? { id: serving.deploymentId, runtime: serving.runtime, providerRef: serving.providerRef } : null,
+    };
+  },
+});

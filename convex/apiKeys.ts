@@ -1,0 +1,58 @@
+import { v } from 'convex/values';
+import { fail, serviceMutation, serviceQuery } from './functions.js';
+import { iso } from './model.js';
+import type { ApiKeyDoc } from './schema.js';
+
+// API keys are kept as a hash and a display prefix; the hash is looked up, never returned.
+
+const apiKeyOut = v.object({ id: v.string(), ownerId: v.string(), name: v.string(), prefix: v.string(), createdAt: v.string(), revokedAt: v.nullable(v.string()) });
+const toApiKey = (d: ApiKeyDoc) => ({
+  id: d.keyId,
+  ownerId: d.ownerId,
+  name: d.name,
+  prefix: d.prefix,
+  createdAt: iso(d.createdAt),
+  revokedAt: d.revokedAt === null ? null : iso(d.revokedAt),
+});
+
+export const create = serviceMutation({
+  args: { keyId: v.string(), ownerId: v.string(), name: v.string(), prefix: v.string(), hash: v.string(), now: v.number() },
+  returns: apiKeyOut,
+  handler: async (ctx, { keyId, ownerId, name, prefix, hash, now }) => {
+    if (await ctx.db.query('apiKeys').withIndex('by_keyId', (q) => q.eq('keyId', keyId)).first()) fail('conflict', 'an API key with this id already exists');
+    if (await ctx.db.query('apiKeys').withIndex('by_hash', (q) => q.eq('hash', hash)).first()) fail('conflict', 'an API key with this hash already exists');
+    const key: ApiKeyDoc = { keyId, ownerId, name, prefix, hash, createdAt: now, revokedAt: null };
+    await ctx.db.insert('apiKeys', key);
+    return toApiKey(key);
+  },
+});
+
+/** Oldest first. */
+export const list = serviceQuery({
+  args: { ownerId: v.string() },
+  returns: v.array(apiKeyOut),
+  handler: async (ctx, { ownerId }) => (await ctx.db.query('apiKeys').withIndex('by_ownerId', (q) => q.eq('ownerId', ownerId)).collect()).map(toApiKey),
+});
+
+/** Revoking a revoked key changes nothing: it keeps the time it was first revoked. */
+export const revoke = serviceMutation({
+  args: { ownerId: v.string(), keyId: v.string(), now: v.number() },
+  returns: apiKeyOut,
+  handler: async (ctx, { ownerId, keyId, now }) => {
+    const key = await ctx.db.query('apiKeys').withIndex('by_keyId', (q) => q.eq('keyId', keyId)).unique();
+    if (key === null || key.ownerId !== ownerId) fail('not_found', 'API key not found');
+    if (key.revokedAt !== null) return toApiKey(key);
+    await ctx.db.patch(key._id, { revokedAt: now });
+    return toApiKey({ ...key, revokedAt: now });
+  },
+});
+
+/** The owner of an unrevoked key with this hash, or null. */
+export const findByHash = serviceQuery({
+  args: { hash: v.string() },
+  returns: v.nullable(v.object({ id: v.string(), ownerId: v.string() })),
+  handler: async (ctx, { hash }) => {
+    const key = await ctx.db.query('apiKeys').withIndex('by_hash', (q) => q.eq('hash', hash)).unique();
+    return key === null || key.revokedAt !== null ? null : { id: key.keyId, ownerId: key.ownerId };
+  },
+});

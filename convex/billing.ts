@@ -1,0 +1,61 @@
+import { v } from 'convex/values';
+import type { QueryCtx } from './_generated/server.js';
+import { fail, serviceMutation, serviceQuery } from './functions.js';
+import { billingPeriodOut, findUser, toBillingPeriod } from './model.js';
+
+const periodRow = (db: QueryCtx['db'], ownerId: string, period: string) =>
+  db.query('billingPeriods').withIndex('by_ownerId_period', (q) => q.eq('ownerId', ownerId).eq('period', period)).unique();
+
+export const getPeriod = serviceQuery({
+  args: { ownerId: v.string(), period: v.string() },
+  returns: billingPeriodOut,
+  handler: async (ctx, { ownerId, period }) => toBillingPeriod(ownerId, period, await periodRow(ctx.db, ownerId, period)),
+});
+
+/** Freezes the period's totals from its usage; closing a closed period changes nothing. */
+export const closePeriod = serviceMutation({
+  args: { ownerId: v.string(), period: v.string(), now: v.number() },
+  returns: v.object({ period: billingPeriodOut, closedNow: v.boolean() }),
+  handler: async (ctx, { ownerId, period, now }) => {
+    if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
+    const existing = await periodRow(ctx.db, ownerId, period);
+    if (existing?.status === 'closed') return { period: toBillingPeriod(ownerId, period, existing), closedNow: false };
+    const totals = { requests: 0, errors: 0, durationMs: 0, inputBytes: 0, outputBytes: 0 };
+    for (const row of await ctx.db.query('usage').withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period)).collect()) {
+      totals.requests += row.requests;
+      totals.errors += row.errors;
+      totals.durationMs += row.durationMs;
+      totals.inputBytes += row.inputBytes;
+      totals.outputBytes += row.outputBytes;
+    }
+    const closed = { ownerId, period, status: 'closed' as const, totals, usageReportId: null, closedAt: now, reportedAt: null };
+    if (existing) await ctx.db.patch(existing._id, closed);
+    else await ctx.db.insert('billingPeriods', closed);
+    return { period: toBillingPeriod(ownerId, period, closed), closedNow: true };
+  },
+});
+
+/** Records the usage report of a closed period once; true only for the call that recorded it. */
+export const recordUsageReport = serviceMutation({
+  args: { ownerId: v.string(), period: v.string(), reportId: v.string(), now: v.number() },
+  returns: v.boolean(),
+  handler: async (ctx, { ownerId, period, reportId, now }) => {
+    const row = await periodRow(ctx.db, ownerId, period);
+    if (row?.status !== 'closed') fail('conflict', `billing period ${period} is not closed`);
+    if (row.usageReportId !== null) return false;
+    await ctx.db.patch(row._id, { usageReportId: reportId, reportedAt: now });
+    return true;
+  },
+});
+
+/** True the first time a provider's event id is seen, false for every redelivery. */
+export const recordWebhookEvent = serviceMutation({
+  args: { provider: v.string(), eventId: v.string(), eventName: v.string(), now: v.number() },
+  returns: v.boolean(),
+  handler: async (ctx, { provider, eventId, eventName, now }) => {
+    const seen = await ctx.db.query('webhookEvents').withIndex('by_provider_eventId', (q) => q.eq('provider', provider).eq('eventId', eventId)).first();
+    if (seen) return false;
+    await ctx.db.insert('webhookEvents', { provider, eventId, eventName, receivedAt: now });
+    return true;
+  },
+});

@@ -1,0 +1,148 @@
+import { v, type Infer } from 'convex/values';
+import type { Doc } from './_generated/dataModel.js';
+import type { MutationCtx, QueryCtx } from './_generated/server.js';
+import { fail } from './functions.js';
+import { agentStatus, billingState, deploymentStatus, runtime, stepLogEntry, tier, usageTotals, type AgentDoc, type BillingPeriodDoc, type ChangeDoc, type DeploymentDoc, type UsageDoc } from './schema.js';
+
+// What functions answer: the domain shapes of lib/contracts (ISO times, our own ids), so
+// `ConvexStore` and the dashboard read the same objects the SQL store returns. Lookups that
+// several modules share, each scoped by owner, live here too.
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export const agentOut = v.object({
+  id: v.string(),
+  ownerId: v.string(),
+  name: v.string(),
+  runtime,
+  status: agentStatus,
+  activeDeploymentId: v.nullable(v.string()),
+  createdAt: v.string(),
+  updatedAt: v.string(),
+});
+export type AgentOut = Infer<typeof agentOut>;
+
+export const toAgent = (d: AgentDoc): AgentOut => ({
+  id: d.agentId,
+  ownerId: d.ownerId,
+  name: d.name,
+  runtime: d.runtime,
+  status: d.status,
+  activeDeploymentId: d.activeDeploymentId,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+});
+
+export const deploymentOut = v.object({
+  id: v.string(),
+  agentId: v.string(),
+  ownerId: v.string(),
+  version: v.number(),
+  runtime,
+  status: deploymentStatus,
+  sourceType: v.literal('files'),
+  artifactDigest: v.nullable(v.string()),
+  providerRef: v.nullable(v.string()),
+  workflowId: v.string(),
+  steps: v.array(stepLogEntry),
+  error: v.nullable(v.object({ code: v.string(), message: v.string() })),
+  createdAt: v.string(),
+  updatedAt: v.string(),
+  finishedAt: v.nullable(v.string()),
+});
+export type DeploymentOut = Infer<typeof deploymentOut>;
+
+export const toDeployment = (d: DeploymentDoc): DeploymentOut => ({
+  id: d.deploymentId,
+  agentId: d.agentId,
+  ownerId: d.ownerId,
+  version: d.version,
+  runtime: d.runtime,
+  status: d.status,
+  sourceType: d.sourceType,
+  artifactDigest: d.artifactDigest,
+  providerRef: d.providerRef,
+  workflowId: d.workflowId,
+  steps: d.steps,
+  error: d.error,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+  finishedAt: isoOrNull(d.finishedAt),
+});
+
+export const userOut = v.object({ id: v.string(), tier, defaultRuntime: runtime, billing: billingState, createdAt: v.string() });
+
+export const periodUsageOut = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });
+export const toPeriodUsage = (d: UsageDoc): Infer<typeof periodUsageOut> => ({
+  ownerId: d.ownerId,
+  period: d.period,
+  runtime: d.runtime,
+  requests: d.requests,
+  errors: d.errors,
+  durationMs: d.durationMs,
+  inputBytes: d.inputBytes,
+  outputBytes: d.outputBytes,
+});
+
+export const billingPeriodOut = v.object({
+  ownerId: v.string(),
+  period: v.string(),
+  status: v.union(v.literal('open'), v.literal('closed')),
+  totals: v.nullable(v.object(usageTotals)),
+  usageReportId: v.nullable(v.string()),
+  closedAt: v.nullable(v.string()),
+});
+
+/** A period without a row has not been closed: it is open and has no frozen totals yet. */
+export function toBillingPeriod(ownerId: string, period: string, d: BillingPeriodDoc | null): Infer<typeof billingPeriodOut> {
+  if (d === null) return { ownerId, period, status: 'open', totals: null, usageReportId: null, closedAt: null };
+  return { ownerId, period, status: d.status, totals: d.totals, usageReportId: d.usageReportId, closedAt: isoOrNull(d.closedAt) };
+}
+
+export const auditEntryOut = v.object({
+  id: v.string(),
+  ownerId: v.string(),
+  actor: v.string(),
+  action: v.string(),
+  targetType: v.string(),
+  targetId: v.string(),
+  /** JSON text: the details' keys are the caller's and need not be Convex field names. */
+  details: v.nullable(v.string()),
+  at: v.string(),
+});
+export const toAuditEntry = (d: Doc<'auditLog'>): Infer<typeof auditEntryOut> => ({
+  id: d._id,
+  ownerId: d.ownerId,
+  actor: d.actor,
+  action: d.action,
+  targetType: d.targetType,
+  targetId: d.targetId,
+  details: d.details,
+  at: iso(d.at),
+});
+
+type Reader = QueryCtx['db'];
+
+export async function findUser(db: Reader, userId: string): Promise<Doc<'users'> | null> {
+  return db.query('users').withIndex('by_userId', (q) => q.eq('userId', userId)).unique();
+}
+
+/** The owner's agent, unless it does not exist, is someone else's, or was deleted: all `not_found`. */
+export async function ownedAgent(db: Reader, ownerId: string, agentId: string): Promise<Doc<'agents'>> {
+  const agent = await db.query('agents').withIndex('by_agentId', (q) => q.eq('agentId', agentId)).unique();
+  if (agent === null || agent.ownerId !== ownerId || agent.status !== 'active') fail('not_found', 'agent not found');
+  return agent;
+}
+
+/** The owner's deployment, whatever became of its agent; another owner's is `not_found`. */
+export async function ownedDeployment(db: Reader, ownerId: string, deploymentId: string): Promise<Doc<'deployments'>> {
+  const deployment = await db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId)).unique();
+  if (deployment === null || deployment.ownerId !== ownerId) fail('not_found', 'deployment not found');
+  return deployment;
+}
+
+/** Tells watchers (`convex/watch.ts`) about a change, in the transaction that makes it. */
+export async function recordChange(ctx: MutationCtx, change: ChangeDoc): Promise<void> {
+  await ctx.db.insert('changes', change);
+}

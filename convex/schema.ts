@@ -1,0 +1,210 @@
+import { defineSchema, defineTable } from 'convex/server';
+import { v, type Infer } from 'convex/values';
+import { literals } from 'convex-helpers/validators';
+import { AgentStatus, DeploymentStatus, DeployStep, Runtime, StepLogEntry, Tier } from '../lib/contracts/index.js';
+
+// The state store on Convex: the whole model of DESIGN.md §4, with the same semantics as the
+// SQL tables. Our own ids (`agt_…`, `dep_…`) live in their own fields, looked up by index;
+// Convex's `_id` never leaves this folder. Times are epoch milliseconds. Enumerations come
+// from the zod contracts, so the two stores cannot drift apart.
+
+export const runtime = literals(...Runtime.options);
+export const tier = literals(...Tier.options);
+export const agentStatus = literals(...AgentStatus.options);
+export const deploymentStatus = literals(...DeploymentStatus.options);
+export const changeKind = literals('agent', 'deployment');
+
+export const stepLogEntry = v.object({
+  step: literals(...DeployStep.options),
+  status: literals(...StepLogEntry.shape.status.options),
+  at: v.string(),
+  message: v.optional(v.string()),
+});
+export type StepLogEntryDoc = Infer<typeof stepLogEntry>;
+
+export const billingState = v.object({
+  customerId: v.nullable(v.string()),
+  subscriptionId: v.nullable(v.string()),
+  subscriptionItemId: v.nullable(v.string()),
+  status: v.nullable(v.string()),
+});
+export type BillingStateDoc = Infer<typeof billingState>;
+
+export const usageTotals = {
+  requests: v.number(),
+  errors: v.number(),
+  durationMs: v.number(),
+  inputBytes: v.number(),
+  outputBytes: v.number(),
+};
+export const usageTotalsObject = v.object(usageTotals);
+export type UsageTotalsDoc = Infer<typeof usageTotalsObject>;
+
+export const user = v.object({
+  userId: v.string(),
+  tier,
+  defaultRuntime: runtime,
+  billing: billingState,
+  /**
+   * When the owner's oldest raw telemetry event happened, null when none is kept: retention
+   * finds the owners of a tier with something to delete by index, without scanning the rest.
+   */
+  telemetryFrom: v.nullable(v.number()),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+});
+export type UserDoc = Infer<typeof user>;
+
+export const agent = v.object({
+  agentId: v.string(),
+  ownerId: v.string(),
+  name: v.string(),
+  runtime,
+  status: agentStatus,
+  activeDeploymentId: v.nullable(v.string()),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+  deletedAt: v.nullable(v.number()),
+});
+export type AgentDoc = Infer<typeof agent>;
+
+/** A deployment; its source files are in `deploymentFiles`, since a source may outgrow one document. */
+export const deployment = v.object({
+  deploymentId: v.string(),
+  agentId: v.string(),
+  ownerId: v.string(),
+  version: v.number(),
+  runtime,
+  status: deploymentStatus,
+  sourceType: v.literal('files'),
+  entry: v.string(),
+  artifactDigest: v.nullable(v.string()),
+  providerRef: v.nullable(v.string()),
+  workflowId: v.string(),
+  steps: v.array(stepLogEntry),
+  error: v.nullable(v.object({ code: v.string(), message: v.string() })),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+  finishedAt: v.nullable(v.number()),
+});
+export type DeploymentDoc = Infer<typeof deployment>;
+
+/** One part of one source file: a file larger than a part is split, in order. */
+export const deploymentFile = v.object({
+  deploymentId: v.string(),
+  path: v.string(),
+  part: v.number(),
+  text: v.string(),
+});
+
+/** What is known about a secret: never its value (DESIGN.md §4). */
+export const secretMetadata = v.object({
+  ownerId: v.string(),
+  agentId: v.string(),
+  name: v.string(),
+  version: v.number(),
+  updatedAt: v.number(),
+});
+export type SecretMetadataDoc = Infer<typeof secretMetadata>;
+
+export const apiKey = v.object({
+  keyId: v.string(),
+  ownerId: v.string(),
+  name: v.string(),
+  prefix: v.string(),
+  hash: v.string(),
+  createdAt: v.number(),
+  revokedAt: v.nullable(v.number()),
+});
+export type ApiKeyDoc = Infer<typeof apiKey>;
+
+export const telemetryEvent = v.object({
+  eventId: v.string(),
+  ownerId: v.string(),
+  agentId: v.string(),
+  deploymentId: v.string(),
+  kind: v.literal('request'),
+  at: v.number(),
+  ok: v.boolean(),
+  durationMs: v.number(),
+  inputBytes: v.number(),
+  outputBytes: v.number(),
+});
+export type TelemetryEventDoc = Infer<typeof telemetryEvent>;
+
+export const hourlyMetric = v.object({ ownerId: v.string(), agentId: v.string(), hour: v.number(), ...usageTotals });
+export type HourlyMetricDoc = Infer<typeof hourlyMetric>;
+
+export const usage = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });
+export type UsageDoc = Infer<typeof usage>;
+
+/** A period gets a row when it is closed; until then it is open and has none. */
+export const billingPeriod = v.object({
+  ownerId: v.string(),
+  period: v.string(),
+  status: literals('open', 'closed'),
+  totals: v.nullable(usageTotalsObject),
+  usageReportId: v.nullable(v.string()),
+  closedAt: v.nullable(v.number()),
+  reportedAt: v.nullable(v.number()),
+});
+export type BillingPeriodDoc = Infer<typeof billingPeriod>;
+
+export const webhookEvent = v.object({ provider: v.string(), eventId: v.string(), eventName: v.string(), receivedAt: v.number() });
+
+/** The answer is JSON text: its keys are the caller's and need not be Convex field names. */
+export const idempotencyRecord = v.object({
+  ownerId: v.string(),
+  key: v.string(),
+  requestHash: v.string(),
+  status: v.nullable(v.number()),
+  body: v.nullable(v.string()),
+  createdAt: v.number(),
+});
+
+/** `seq` numbers an owner's entries in order: the stable key of the audit log's pages. */
+export const auditEntry = v.object({
+  ownerId: v.string(),
+  seq: v.number(),
+  actor: v.string(),
+  action: v.string(),
+  targetType: v.string(),
+  targetId: v.string(),
+  /** JSON text, like idempotency answers. */
+  details: v.nullable(v.string()),
+  at: v.number(),
+});
+export type AuditEntryDoc = Infer<typeof auditEntry>;
+
+/**
+ * A committed change to an owner's agent or deployment, for watchers (`convex/watch.ts`);
+ * `serving` when it changed what serves the agent. Pruned after a day by `convex/crons.ts`.
+ */
+export const change = v.object({ ownerId: v.string(), kind: changeKind, id: v.string(), serving: v.boolean() });
+export type ChangeDoc = Infer<typeof change>;
+
+export default defineSchema({
+  users: defineTable(user).index('by_userId', ['userId']).index('by_tier_telemetryFrom', ['tier', 'telemetryFrom']),
+  agents: defineTable(agent)
+    .index('by_agentId', ['agentId'])
+    .index('by_ownerId_status_agentId', ['ownerId', 'status', 'agentId'])
+    .index('by_ownerId_status_name', ['ownerId', 'status', 'name']),
+  deployments: defineTable(deployment)
+    .index('by_deploymentId', ['deploymentId'])
+    .index('by_agentId_version', ['agentId', 'version'])
+    .index('by_agentId_status', ['agentId', 'status']),
+  deploymentFiles: defineTable(deploymentFile).index('by_deploymentId_path_part', ['deploymentId', 'path', 'part']),
+  secretMetadata: defineTable(secretMetadata).index('by_agentId_name', ['agentId', 'name']),
+  apiKeys: defineTable(apiKey).index('by_keyId', ['keyId']).index('by_ownerId', ['ownerId']).index('by_hash', ['hash']),
+  telemetryEvents: defineTable(telemetryEvent)
+    .index('by_deploymentId_eventId', ['deploymentId', 'eventId'])
+    .index('by_agentId_at_eventId', ['agentId', 'at', 'eventId'])
+    .index('by_ownerId_at', ['ownerId', 'at']),
+  hourlyMetrics: defineTable(hourlyMetric).index('by_agentId_hour', ['agentId', 'hour']),
+  usage: defineTable(usage).index('by_ownerId_period_runtime', ['ownerId', 'period', 'runtime']),
+  billingPeriods: defineTable(billingPeriod).index('by_ownerId_period', ['ownerId', 'period']),
+  webhookEvents: defineTable(webhookEvent).index('by_provider_eventId', ['provider', 'eventId']),
+  idempotencyRecords: defineTable(idempotencyRecord).index('by_ownerId_key', ['ownerId', 'key']),
+  auditLog: defineTable(auditEntry).index('by_ownerId_seq', ['ownerId', 'seq']),
+  changes: defineTable(change).index('by_serving', ['serving']),
+});
