@@ -1,6 +1,8 @@
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { storeFactories } from '../../test/helpers/stores.js';
 import { describeStoreContract } from './contract.js';
+import { openPglite } from './pglite.js';
+import { SqlStore } from './sql-store.js';
 
 // The store contract on every SQL adapter: PGlite always, the PostgreSQL server when it
 // answers (in CI it must). The Convex adapter runs the same suite in convex-store.unit.test.ts.
@@ -9,3 +11,18 @@ afterAll(async () => {
   for (const f of factories) await f.cleanup();
 });
 for (const f of factories) describeStoreContract({ name: f.name, open: f.open, notifies: true });
+
+describe('SQL schema', () => {
+  it('has no column in secret_metadata that could hold a secret value', async () => {
+    const db = await openPglite(undefined);
+    try {
+      await SqlStore.open(db);
+      const { rows } = await db.query<{ column_name: string }>(
+        `select column_name from information_schema.columns where table_name = 'secret_metadata' order by column_name`,
+      );
+      expect(rows.map((r) => r.column_name)).toEqual(['agent_id', 'name', 'owner_id', 'updated_at', 'version']);
+    } finally {
+      await db.close();
+    }
+  });
+});
