@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { temporalWorkflowGateway, type WorkflowGateway } from '../../api/workflows.js';
@@ -14,6 +15,10 @@ import { LocalProvider } from '../../lib/runtime/local/provider.js';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/runtime/local/server.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
+
+// Tests fail deploys on purpose; the SDK's warnings about those failures are noise here.
+// (Runtime.install must come before the first worker of the process; each test file is one.)
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 export interface DeployEnv {
   store: Store;
