@@ -105,14 +105,15 @@ export function createDeployActivities(deps: DeployActivityDeps) {
   }
 }
 
+/** Failure types for what the store refuses; all are in the workflow's PERMANENT_FAILURES. */
+const STORE_REFUSALS: Partial<Record<AppError['code'], string>> = { not_found: 'NotFound', conflict: 'DeploymentConflict', validation_failed: 'InvalidInput' };
+
 /** Store errors that retrying cannot fix become non-retryable; anything else is retried. */
 async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof AppError) {
-      throw ApplicationFailure.nonRetryable(err.message, err.code === 'not_found' ? 'NotFound' : 'DeploymentConflict');
-    }
+    if (err instanceof AppError) throw ApplicationFailure.nonRetryable(err.message, STORE_REFUSALS[err.code] ?? 'StoreRefused');
     throw err;
   }
 }

@@ -2,22 +2,20 @@
 // dedupe by event id, aggregate into hourly metrics and period usage — one transaction per
 // batch) and deployment reads by agent (owner-scoped page of 20, and a single read).
 // PGlite runs on disk as `npm start` uses it; PostgreSQL is the server on 127.0.0.1:5432.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { openPglite } from '../lib/store/pglite.js';
 import { openPostgres } from '../lib/store/postgres.js';
 import type { SqlClient } from '../lib/store/sql-client.js';
 import { SqlStore } from '../lib/store/sql-store.js';
 import { validatingStore } from '../lib/store/validating-store.js';
+import { connectTestPostgres } from '../test/helpers/postgres.js';
 import { measure, printTable, type Row } from './store-measure.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const READS = Number(process.env.BENCH_READS ?? 2000);
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const rows: Row[] = [];
 console.log(`store benchmark: batches of ${BATCH} events, ${READS} reads per figure`);
@@ -45,18 +43,12 @@ async function sql(adapter: string, db: SqlClient): Promise<Row[]> {
 
 rows.push(...(await sql('pglite (disk)', await openPglite(mkdtempSync(join(tmpdir(), 'bench-pg-'))))));
 
-const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
-const pgReachable = await admin.connect().then(() => true, (err: Error) => (console.log(`  PostgreSQL not reachable (${err.message}): skipped`), false));
-if (pgReachable) {
-  const dbName = `webhost_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${dbName}`);
+const server = await connectTestPostgres('the PostgreSQL adapter');
+if (server) {
   try {
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${dbName}`;
-    rows.push(...(await sql('postgresql', await openPostgres(url.toString()))));
+    rows.push(...(await sql('postgresql', await openPostgres(await server.createDatabase('webhost_bench')))));
   } finally {
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await server.close();
   }
 }
 

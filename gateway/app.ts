@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
-import { AppError, Id, INVOKE_MAX_BODY_BYTES, InvokeBody, type InvokeResponse, type InvokeUsage, type Runtime } from '../lib/contracts/index.js';
+import { AppError, Id, INVOKE_MAX_BODY_BYTES, InvokeBody, type InvokeEvent, type InvokeResponse, type InvokeUsage, type Runtime } from '../lib/contracts/index.js';
 import type { Authenticator } from '../lib/auth/verify.js';
 import { onError, notFoundRoute, errorResponse } from '../lib/http/errors.js';
 import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
@@ -81,26 +81,28 @@ export function createGatewayApp(deps: GatewayDeps) {
 
         if (wantsStream) {
           return streamSSE(c, async (stream) => {
-            await stream.writeSSE({ event: 'meta', data: JSON.stringify({ requestId, sessionId, deploymentId }) });
+            // Only the event names of invoke/v1 go out.
+            const send = (event: InvokeEvent, data: string) => stream.writeSSE({ event, data });
+            await send('meta', JSON.stringify({ requestId, sessionId, deploymentId }));
             let outputBytes = 0;
             try {
               if (isSse) {
                 for await (const ev of agentEvents(upstream.body)) {
                   outputBytes += Buffer.byteLength(ev);
-                  await stream.writeSSE({ event: 'delta', data: ev });
+                  await send('delta', ev);
                 }
               } else {
                 const text = await upstream.text();
                 outputBytes = Buffer.byteLength(text);
-                await stream.writeSSE({ event: 'delta', data: JSON.stringify({ output: parseOutput(text) }) });
+                await send('delta', JSON.stringify({ output: parseOutput(text) }));
               }
-              await stream.writeSSE({ event: 'usage', data: JSON.stringify(usage(outputBytes)) });
-              await stream.writeSSE({ event: 'done', data: JSON.stringify({ requestId }) });
+              await send('usage', JSON.stringify(usage(outputBytes)));
+              await send('done', JSON.stringify({ requestId }));
             } catch (err) {
               // The caller hung up: the upstream request was aborted with it; nothing to tell anyone.
               if (stream.aborted || c.req.raw.signal.aborted) return;
               deps.log.warn({ err, requestId }, 'stream from agent broke off');
-              await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }) });
+              await send('error', JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }));
             }
           });
         }

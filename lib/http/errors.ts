@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { AppError, errorStatus, type ErrorCode, type ErrorEnvelope } from '../contracts/index.js';
 import type { Logger } from '../log.js';
 
-export function errorBody(c: Context, code: ErrorCode, message: string, details?: unknown): ErrorEnvelope {
+function errorBody(c: Context, code: ErrorCode, message: string, details?: unknown): ErrorEnvelope {
   return { error: { code, message, ...(details === undefined ? {} : { details }), requestId: c.get('requestId') ?? 'unknown' } };
 }
 

@@ -1,44 +1,30 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { echoVersion } from '../helpers/fixtures.js';
 import { startDevServer, type DevServer } from '../../lib/temporal/dev-server.js';
 import { freePort } from '../helpers/ports.js';
+import { connectTestPostgres } from '../helpers/postgres.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 // The same platform on external parts: DATABASE_URL (a PostgreSQL server, not PGlite) and
 // TEMPORAL_ADDRESS (a Temporal the platform did not start).
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
-const reachable = await admin.connect().then(
-  () => true,
-  (err: Error) => {
-    if (process.env.CI) throw new Error(`PostgreSQL at ${ADMIN_URL} is not reachable (${err.message}); CI must provide it`);
-    console.warn(`SKIPPING the end-to-end run on PostgreSQL: ${ADMIN_URL} is not reachable (${err.message})`);
-    return false;
-  },
-);
+const server = await connectTestPostgres('the end-to-end run on PostgreSQL');
 
-describe.runIf(reachable)('the platform on a PostgreSQL server and an external Temporal', () => {
-  const db = `webhost_e2e_${randomBytes(6).toString('hex')}`;
+describe.runIf(server !== null)('the platform on a PostgreSQL server and an external Temporal', () => {
   let temporal: DevServer;
   let platform: RunningPlatform;
   let token: string;
 
   beforeAll(async () => {
-    await admin.query(`create database ${db}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${db}`;
+    const databaseUrl = await server!.createDatabase('webhost_e2e');
     temporal = await startDevServer({ port: await freePort(), uiPort: null });
-    platform = await startPlatform({ env: { DATABASE_URL: url.toString(), TEMPORAL_ADDRESS: temporal.address } });
+    platform = await startPlatform({ env: { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address } });
     token = await platform.token('pg-user');
   });
   afterAll(async () => {
     await platform?.stop();
     await temporal?.stop();
-    await admin.query(`drop database if exists ${db} with (force)`);
-    await admin.end();
+    await server?.close();
   });
 
   const api = async <T>(method: string, path: string, body?: unknown) =>

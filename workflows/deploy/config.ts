@@ -19,6 +19,8 @@ export const PERMANENT_FAILURES = [
   'AgentStartFailed',
   'DeploymentConflict',
   'NotFound',
+  'InvalidInput',
+  'StoreRefused',
   'VersionNotFound',
   'ProviderPermanentError',
   'ActivePointerConflict',

@@ -5,7 +5,7 @@ import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
 import { ProviderError, type WorkerBundle } from '../provider.js';
 
 /** Workers compatibility date every local version runs with. */
-export const COMPATIBILITY_DATE = '2025-09-01';
+const COMPATIBILITY_DATE = '2025-09-01';
 
 interface VersionMeta {
   agentId: string;
