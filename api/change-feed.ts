@@ -1,11 +1,11 @@
-import type { Store, StoreChange } from '../lib/store/index.js';
+import { isReset, type Store, type StoreChange } from '../lib/store/index.js';
 
 type Listener = (change: StoreChange) => void;
 
 /**
  * One subscription to the store's change notifications (LISTEN/NOTIFY), fanned out to the
  * dashboard's SSE connections by owner: a listener hears only its own owner's changes,
- * plus resets (`ownerId: '*'`) after which it should re-read everything.
+ * plus resets (`RESET_CHANGE`) after which it should re-read everything.
  */
 export class ChangeFeed {
   private readonly byOwner = new Map<string, Set<Listener>>();
@@ -15,7 +15,7 @@ export class ChangeFeed {
 
   async start(): Promise<void> {
     this.stop = await this.store.watchChanges((change) => {
-      const targets = change.ownerId === '*' ? [...this.byOwner.values()].flatMap((s) => [...s]) : [...(this.byOwner.get(change.ownerId) ?? [])];
+      const targets = isReset(change) ? [...this.byOwner.values()].flatMap((s) => [...s]) : [...(this.byOwner.get(change.ownerId) ?? [])];
       for (const listener of targets) listener(change);
     });
   }

@@ -3,7 +3,7 @@
 // cost of our functions and adapter, not of a real backend's network, storage or OCC).
 // It runs under vitest (bench/vitest.config.ts) because convex-test loads modules via Vite.
 import { expect, it } from 'vitest';
-import { convexStore } from '../lib/store/convex-store.js';
+import { openStore } from '../lib/store/index.js';
 import { newTestBackend, testTransport } from '../test/helpers/convex.js';
 import { measure, printTable } from './store-measure.js';
 
@@ -15,7 +15,7 @@ const SIZES = (process.env.BENCH_CONVEX_SIZES ?? '10000').split(',').map(Number)
 it('measures the Convex adapter', async () => {
   process.env.WEBHOST_SERVICE_SECRET = 'bench-secret';
   const t = newTestBackend();
-  const store = convexStore(testTransport(t), 'bench-secret');
+  const store = await openStore({ kind: 'convex', transport: testTransport(t), serviceSecret: 'bench-secret' });
   const rows = await measure(
     'convex (convex-test)',
     store,

@@ -5,11 +5,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPglite } from '../lib/store/pglite.js';
-import { openPostgres } from '../lib/store/postgres.js';
-import type { SqlClient } from '../lib/store/sql-client.js';
-import { SqlStore } from '../lib/store/sql-store.js';
-import { validatingStore } from '../lib/store/validating-store.js';
+import { openStore } from '../lib/store/index.js';
+import type { SqlClient } from '../lib/store/sql/client.js';
+import { openPglite } from '../lib/store/sql/pglite.js';
+import { openPostgres } from '../lib/store/sql/postgres.js';
 import { connectTestPostgres } from '../test/helpers/postgres.js';
 import { measure, printTable, type Row } from './store-measure.js';
 
@@ -20,7 +19,7 @@ const READS = Number(process.env.BENCH_READS ?? 2000);
 const rows: Row[] = [];
 console.log(`store benchmark: batches of ${BATCH} events, ${READS} reads per figure`);
 async function sql(adapter: string, db: SqlClient): Promise<Row[]> {
-  const store = validatingStore(await SqlStore.open(db));
+  const store = await openStore({ kind: 'sql', client: db });
   try {
     return await measure(
       adapter,

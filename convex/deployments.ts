@@ -1,11 +1,9 @@
 import { v } from 'convex/values';
-import { DEPLOYMENT_TRANSITIONS as TRANSITIONS, isFinal } from '../lib/contracts/index.js';
+import { IN_FLIGHT_STATUSES, isFinal, judgeTransition, transitionStepEntry } from '../lib/contracts/index.js';
 import type { QueryCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
 import { deploymentOut, ownedAgent, ownedDeployment, recordChange, toDeployment } from './model.js';
 import { deploymentStatus, stepLogEntry, type DeploymentDoc, type StepLogEntryDoc } from './schema.js';
-
-const IN_FLIGHT = ['queued', 'building', 'deploying'] as const;
 
 /**
  * Characters of source text per stored part. A UTF-16 unit is at most 3 bytes of UTF-8, so a
@@ -28,7 +26,7 @@ function splitText(text: string): string[] {
 
 /** The agent's deployment that is queued, building or deploying, if any: there is at most one. */
 export async function inFlightDeployment(db: QueryCtx['db'], agentId: string): Promise<DeploymentDoc | null> {
-  for (const status of IN_FLIGHT) {
+  for (const status of IN_FLIGHT_STATUSES) {
     const found = await db.query('deployments').withIndex('by_agentId_status', (q) => q.eq('agentId', agentId).eq('status', status)).first();
     if (found) return found;
   }
@@ -149,16 +147,10 @@ export const transition = serviceMutation({
   returns: deploymentOut,
   handler: async (ctx, { ownerId, deploymentId, to, now, step, artifactDigest, providerRef, error }) => {
     const current = await ownedDeployment(ctx.db, ownerId, deploymentId);
-    if (!TRANSITIONS[current.status].includes(to)) {
-      if (current.status === to) return toDeployment(current);
-      fail(
-        'conflict',
-        isFinal(current.status) ? `deployment is ${current.status} and can no longer change` : `deployment cannot move from ${current.status} to ${to}`,
-      );
-    }
-    const entry: StepLogEntryDoc | null = step
-      ? { step, status: to === 'failed' ? 'failed' : 'succeeded', at: new Date(now).toISOString(), ...(error ? { message: error.message } : {}) }
-      : null;
+    const judged = judgeTransition(current.status, to);
+    if (judged.kind === 'repeat') return toDeployment(current);
+    if (judged.kind === 'refuse') fail('conflict', judged.message);
+    const entry = transitionStepEntry({ to, step, now: new Date(now), error });
     const changed = {
       status: to,
       updatedAt: now,

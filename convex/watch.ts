@@ -6,7 +6,7 @@ import { changeKind } from './schema.js';
 // Live updates for other processes: every mutation that changes an agent or a deployment
 // records a row in `changes` (model.ts `recordChange`), and `ConvexStore` subscribes to the
 // newest rows. A subscription answers the latest result, not each commit, so watchers diff
-// one window against the previous one (lib/store/convex-store.ts `followChanges`).
+// one window against the previous one (lib/store/convex/changes.ts `followChanges`).
 
 /** How many of the newest changes one result holds: more between two results is a gap. */
 export const CHANGE_WINDOW = 100;

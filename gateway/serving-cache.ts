@@ -1,4 +1,4 @@
-import type { ServingTarget, Store } from '../lib/store/index.js';
+import { EVERY_AGENT, type ServingTarget, type Store } from '../lib/store/index.js';
 
 /**
  * The gateway's view of which deployment serves each agent, so the invoke hot path does
@@ -19,7 +19,7 @@ export class ServingCache {
   async start(): Promise<void> {
     this.stop = await this.store.watchServing((agentId) => {
       this.generation++;
-      if (agentId === '*') this.entries.clear();
+      if (agentId === EVERY_AGENT) this.entries.clear();
       else this.entries.delete(agentId);
     });
   }

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { StoreChange } from '../../lib/store/index.js';
+import { isReset, type StoreChange } from '../../lib/store/index.js';
 import type { AuthedEnv } from '../../lib/http/middleware.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -30,7 +30,7 @@ export function eventRoutes(deps: ApiDeps) {
         while (!stream.aborted) {
           const change = queue.shift();
           if (change) {
-            await stream.writeSSE(change.ownerId === '*' ? { event: 'reset', data: '{}' } : { event: 'change', data: JSON.stringify({ kind: change.kind, id: change.id }) });
+            await stream.writeSSE(isReset(change) ? { event: 'reset', data: '{}' } : { event: 'change', data: JSON.stringify({ kind: change.kind, id: change.id }) });
             continue;
           }
           await new Promise<void>((resolve) => {

@@ -36,8 +36,10 @@ export type CreateDeploymentBody = z.infer<typeof CreateDeploymentBody>;
 export const DeploymentStatus = z.enum(['queued', 'building', 'deploying', 'live', 'failed', 'canceled']);
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 export const FINAL_STATUSES: readonly DeploymentStatus[] = ['live', 'failed', 'canceled'];
+/** A deployment in one of these is in flight; an agent has at most one (architecture.md, Invariants). */
+export const IN_FLIGHT_STATUSES = ['queued', 'building', 'deploying'] as const satisfies readonly DeploymentStatus[];
 
-/** The lifecycle (DESIGN.md §4): where a deployment may go from each status; final ones go nowhere. */
+/** The lifecycle (architecture.md, Invariants): where a deployment may go from each status; final ones go nowhere. */
 export const DEPLOYMENT_TRANSITIONS: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
   queued: ['building', 'failed', 'canceled'],
   building: ['deploying', 'failed', 'canceled'],
@@ -47,6 +49,27 @@ export const DEPLOYMENT_TRANSITIONS: Record<DeploymentStatus, readonly Deploymen
   canceled: [],
 };
 export const isFinal = (s: DeploymentStatus) => FINAL_STATUSES.includes(s);
+export const isInFlight = (s: DeploymentStatus) => (IN_FLIGHT_STATUSES as readonly DeploymentStatus[]).includes(s);
+
+/** The statuses a deployment may move to `to` from. */
+export const statusesLeadingTo = (to: DeploymentStatus): DeploymentStatus[] =>
+  DeploymentStatus.options.filter((from) => DEPLOYMENT_TRANSITIONS[from].includes(to));
+
+export type TransitionJudgement = { kind: 'apply' } | { kind: 'repeat' } | { kind: 'refuse'; message: string };
+
+/**
+ * Whether a deployment in `from` may move to `to`. Moving to the status it is already in is
+ * a `repeat`: success that changes nothing, since activities are retried. Every store
+ * adapter decides by this one rule.
+ */
+export function judgeTransition(from: DeploymentStatus, to: DeploymentStatus): TransitionJudgement {
+  if (DEPLOYMENT_TRANSITIONS[from].includes(to)) return { kind: 'apply' };
+  if (from === to) return { kind: 'repeat' };
+  return {
+    kind: 'refuse',
+    message: isFinal(from) ? `deployment is ${from} and can no longer change` : `deployment cannot move from ${from} to ${to}`,
+  };
+}
 
 export const DeployStep = z.enum(['validate', 'bundle', 'create_version', 'health_check', 'activate', 'mark_live', 'compensate']);
 export type DeployStep = z.infer<typeof DeployStep>;
@@ -77,3 +100,19 @@ export const Deployment = z.object({
   finishedAt: z.string().nullable(),
 });
 export type Deployment = z.infer<typeof Deployment>;
+
+/** The step-log entry a transition records: none unless it names the step that ended. */
+export function transitionStepEntry(input: {
+  to: DeploymentStatus;
+  step?: DeployStep | undefined;
+  now: Date;
+  error?: { message: string } | undefined;
+}): StepLogEntry | null {
+  if (!input.step) return null;
+  return {
+    step: input.step,
+    status: input.to === 'failed' ? 'failed' : 'succeeded',
+    at: input.now.toISOString(),
+    ...(input.error ? { message: input.error.message } : {}),
+  };
+}

@@ -5,7 +5,7 @@ import { convexTest, type TestConvex } from 'convex-test';
 import { makeFunctionReference, type FunctionReference } from 'convex/server';
 import { ConvexError, convexToJson, jsonToConvex, type JSONValue, type Value } from 'convex/values';
 import schema from '../../convex/schema.js';
-import type { ConvexTransport } from '../../lib/store/convex-store.js';
+import type { ConvexTransport } from '../../lib/store/convex/index.js';
 
 /** Every module under convex/, as convex-test loads them (it finds the root by `_generated`). */
 const convexModules = import.meta.glob('../../convex/**/*.*s');

@@ -47,7 +47,7 @@ export const migrations: readonly { version: number; name: string; sql: string }
         finished_at timestamptz,
         unique (agent_id, version)
       );
-      -- At most one deploy of an agent in flight (DESIGN.md §4): a second insert conflicts.
+      -- At most one deploy of an agent in flight (architecture.md, Invariants): a second insert conflicts.
       create unique index deployments_one_in_flight on deployments (agent_id)
         where status in ('queued', 'building', 'deploying');
       create index deployments_by_owner_agent_version on deployments (owner_id, agent_id, version desc);

@@ -1,30 +1,35 @@
 import { describe, expect, it, vi } from 'vitest';
-import { newTestBackend, serveOverHttp, testTransport } from '../../test/helpers/convex.js';
-import { AppError } from '../contracts/index.js';
-import { newId } from '../ids.js';
-import { describeStoreContract } from './contract.js';
-import { convexStore, followChanges, openConvexStore } from './convex-store.js';
+import { newTestBackend, serveOverHttp, testTransport } from '../../../test/helpers/convex.js';
+import { AppError } from '../../contracts/index.js';
+import { newId } from '../../ids.js';
+import { describeStoreContract } from '../../../test/suites/store-contract.js';
+import { openStore } from '../index.js';
+import { followChanges } from './index.js';
 
 // The store contract on Convex: each store is a fresh convex-test backend, reached through
 // the same function references production calls over HTTP.
 const secret = 'contract-suite-secret';
 vi.stubEnv('WEBHOST_SERVICE_SECRET', secret);
 
-describeStoreContract({ name: 'convex (convex-test)', notifies: true, open: async () => convexStore(testTransport(newTestBackend()), secret) });
+describeStoreContract({
+  name: 'convex (convex-test)',
+  notifies: true,
+  open: () => openStore({ kind: 'convex', transport: testTransport(newTestBackend()), serviceSecret: secret }),
+});
 
 describe('ConvexStore', () => {
   it('passes a refused service secret on as it is, not as an error meant for the caller', async () => {
-    const store = convexStore(testTransport(newTestBackend()), 'not-the-secret');
+    const store = await openStore({ kind: 'convex', transport: testTransport(newTestBackend()), serviceSecret: 'not-the-secret' });
     const refused = store.getUser('usr_x');
     await expect(refused).rejects.toThrow(/service secret/);
     await expect(refused).rejects.not.toBeInstanceOf(AppError);
   });
 });
 
-describe('openConvexStore', () => {
+describe('the Convex adapter over HTTP', () => {
   it('calls the same functions over HTTP, concurrently, refusals arriving as AppErrors', async () => {
     const convex = await serveOverHttp(newTestBackend());
-    const store = openConvexStore({ url: convex.url, serviceSecret: secret });
+    const store = await openStore({ kind: 'convex', url: convex.url, serviceSecret: secret });
     try {
       await store.ensureUser('usr_http', new Date());
       const agent = await store.createAgent({ id: 'agt_http', ownerId: 'usr_http', name: 'over-http', runtime: 'local', now: new Date() });
@@ -37,7 +42,7 @@ describe('openConvexStore', () => {
       expect(refused?.reason).toBeInstanceOf(AppError);
       expect(refused?.reason).toMatchObject({ code: 'conflict' });
       await expect(store.getAgent('usr_other', agent.id)).rejects.toMatchObject({ code: 'not_found' });
-      await expect(openConvexStore({ url: convex.url, serviceSecret: 'wrong' }).getUser('usr_http')).rejects.toThrow(/service secret/);
+      await expect((await openStore({ kind: 'convex', url: convex.url, serviceSecret: 'wrong' })).getUser('usr_http')).rejects.toThrow(/service secret/);
     } finally {
       await store.close();
       await convex.close();

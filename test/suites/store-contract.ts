@@ -1,9 +1,9 @@
-// The store contract suite: the same tests for every adapter (DESIGN.md §4, issue 3).
-// lib/store/store.test.ts runs it on PGlite, the PostgreSQL server and Convex (convex-test).
+// The store contract suite: the same tests for every adapter (architecture.md, Invariants).
+// lib/store/sql/sql.unit.test.ts runs it on PGlite and the PostgreSQL server, lib/store/convex/convex.unit.test.ts on Convex (convex-test).
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { AppError, periodOf, SecretMetadata, type FilesSource, type TelemetryEvent } from '../contracts/index.js';
-import { newId } from '../ids.js';
-import type { Store } from './index.js';
+import { AppError, periodOf, SecretMetadata, type FilesSource, type TelemetryEvent } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import type { Store } from '../../lib/store/index.js';
 
 export interface StoreUnderTest {
   name: string;

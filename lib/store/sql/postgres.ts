@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlClient } from './sql-client.js';
+import type { SqlClient } from './client.js';
 
 /** A PostgreSQL server through a connection pool (`DATABASE_URL`). */
 export async function openPostgres(connectionString: string, max = 10): Promise<SqlClient> {

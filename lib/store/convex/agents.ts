@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { api } from '../../../convex/_generated/api.js';
+import { decodeCursor, pageOf } from '../paging.js';
+import type { AgentStore } from '../port/index.js';
+import { ms, type ConvexCaller } from './call.js';
+
+export function convexAgents(call: ConvexCaller): AgentStore {
+  return {
+    createAgent: ({ id, now, ...agent }) => call.mutation(api.agents.create, { ...agent, agentId: id, now: ms(now) }),
+    getAgent: (ownerId, agentId) => call.query(api.agents.get, { ownerId, agentId }),
+    async listAgents(ownerId, page) {
+      const before = decodeCursor(page.cursor, z.string());
+      const { items, next } = await call.query(api.agents.list, { ownerId, limit: page.limit, before });
+      return pageOf(items, next);
+    },
+    renameAgent: (input) => call.mutation(api.agents.rename, { ...input, now: ms(input.now) }),
+    deleteAgent: (input) => call.mutation(api.agents.remove, { ...input, now: ms(input.now) }),
+    switchActiveDeployment: (input) => call.mutation(api.agents.switchActive, { ...input, now: ms(input.now) }),
+    getServingTarget: (ownerId, agentId) => call.query(api.agents.servingTarget, { ownerId, agentId }),
+  };
+}

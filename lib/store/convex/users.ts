@@ -1,0 +1,14 @@
+import { api } from '../../../convex/_generated/api.js';
+import type { UserStore } from '../port/index.js';
+import { ms, type ConvexCaller } from './call.js';
+
+export function convexUsers(call: ConvexCaller): UserStore {
+  return {
+    async ensureUser(userId, now) {
+      await call.mutation(api.users.ensure, { userId, now: ms(now) });
+    },
+    getUser: (userId) => call.query(api.users.get, { userId }),
+    setUserTier: (input) => call.mutation(api.users.setTier, { ...input, now: ms(input.now) }),
+    setUserBilling: (input) => call.mutation(api.users.setBilling, { ...input, now: ms(input.now) }),
+  };
+}

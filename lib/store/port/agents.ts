@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import {
+  AgentName,
+  Id,
+  Runtime,
+  type Agent,
+  type CreateAgentBody,
+  type Deployment,
+  type Page,
+  type PageQuery,
+} from '../../contracts/index.js';
+import { Instant, PageArgs, type Rules } from './rules.js';
+
+/** Agents, and the pointer that says which deployment serves each one. */
+export interface AgentStore {
+  createAgent(input: CreateAgentInput): Promise<Agent>;
+  getAgent(ownerId: string, agentId: string): Promise<Agent>;
+  listAgents(ownerId: string, page: PageQuery): Promise<Page<Agent>>;
+  renameAgent(input: RenameAgentInput): Promise<Agent>;
+  /** Soft delete: history stays; refused while a deployment is in flight. */
+  deleteAgent(input: AgentRef & { now: Date }): Promise<Agent>;
+  /** Compare-and-set of the serving pointer; true when this call made the switch. */
+  switchActiveDeployment(input: SwitchActiveInput): Promise<boolean>;
+  /** Hot path of the gateway: the agent and the deployment that serves it, in one read. */
+  getServingTarget(ownerId: string, agentId: string): Promise<ServingTarget>;
+}
+
+export interface AgentRef {
+  ownerId: string;
+  agentId: string;
+}
+
+export type CreateAgentInput = { id: string; ownerId: string; now: Date } & CreateAgentBody;
+
+export interface RenameAgentInput extends AgentRef {
+  name: string;
+  now: Date;
+}
+
+export interface SwitchActiveInput extends AgentRef {
+  expected: string | null;
+  next: string | null;
+  now: Date;
+}
+
+export interface ServingTarget {
+  agent: Agent;
+  deployment: { id: string; runtime: Deployment['runtime']; providerRef: string } | null;
+}
+
+export const agentRules: Rules<AgentStore> = {
+  createAgent: z.tuple([z.object({ id: Id, ownerId: Id, name: AgentName, runtime: Runtime, now: Instant })]),
+  getAgent: z.tuple([Id, Id]),
+  listAgents: z.tuple([Id, PageArgs]),
+  renameAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, name: AgentName, now: Instant })]),
+  deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
+  switchActiveDeployment: z.tuple([
+    z.object({ ownerId: Id, agentId: Id, expected: Id.nullable(), next: Id.nullable(), now: Instant }),
+  ]),
+  getServingTarget: z.tuple([Id, Id]),
+};

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { Id, type AuditEntry, type Page, type PageQuery } from '../../contracts/index.js';
+import { Instant, PageArgs, Short, type Rules } from './rules.js';
+
+/** The audit log: who did what to which resource. */
+export interface AuditStore {
+  appendAudit(input: AppendAuditInput): Promise<void>;
+  /** Newest first. */
+  listAudit(ownerId: string, page: PageQuery): Promise<Page<AuditEntry>>;
+}
+
+export type AppendAuditInput = Omit<AuditEntry, 'id' | 'at' | 'details'> & {
+  details?: Record<string, unknown>;
+  now: Date;
+};
+
+const Details = z
+  .record(z.string(), z.unknown())
+  .refine((d) => JSON.stringify(d).length <= 8192, 'details larger than 8 KiB');
+
+export const auditRules: Rules<AuditStore> = {
+  appendAudit: z.tuple([
+    z.object({
+      ownerId: Id,
+      actor: Short(128),
+      action: Short(128),
+      targetType: Short(64),
+      targetId: Short(128),
+      details: Details.optional(),
+      now: Instant,
+    }),
+  ]),
+  listAudit: z.tuple([Id, PageArgs]),
+};

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import {
+  DeploymentStatus,
+  DeployStep,
+  FilesSource,
+  Id,
+  StepLogEntry,
+  type Deployment,
+  type Page,
+  type PageQuery,
+} from '../../contracts/index.js';
+import { Instant, PageArgs, Short, type Rules } from './rules.js';
+
+/** Deployments: immutable records of a deploy's lifecycle (architecture.md, Invariants). */
+export interface DeploymentStore {
+  /**
+   * Creates a `queued` deployment with the next version number. At most one deployment
+   * of an agent is in flight: a second one is refused with `conflict`.
+   */
+  createDeployment(input: CreateDeploymentInput): Promise<Deployment>;
+  getDeployment(ownerId: string, deploymentId: string): Promise<Deployment>;
+  getDeploymentSource(ownerId: string, deploymentId: string): Promise<FilesSource>;
+  listDeployments(ownerId: string, agentId: string, page: PageQuery): Promise<Page<Deployment>>;
+  /**
+   * Moves a deployment along its lifecycle. Final states (`live`, `failed`, `canceled`)
+   * never change again; a repeat of the transition that already happened is success
+   * (`judgeTransition` in lib/contracts).
+   */
+  transitionDeployment(input: TransitionInput): Promise<Deployment>;
+  /** Appends to the step log of a deployment that is not final yet, with the provider's version once known. */
+  recordDeploymentStep(input: RecordStepInput): Promise<void>;
+}
+
+export interface CreateDeploymentInput {
+  id: string;
+  ownerId: string;
+  agentId: string;
+  workflowId: string;
+  source: FilesSource;
+  now: Date;
+}
+
+export interface TransitionInput {
+  ownerId: string;
+  deploymentId: string;
+  to: DeploymentStatus;
+  now: Date;
+  step?: DeployStep;
+  artifactDigest?: string;
+  providerRef?: string;
+  error?: { code: string; message: string };
+}
+
+export interface RecordStepInput {
+  ownerId: string;
+  deploymentId: string;
+  entry: StepLogEntry;
+  providerRef?: string;
+}
+
+export const deploymentRules: Rules<DeploymentStore> = {
+  createDeployment: z.tuple([
+    z.object({ id: Id, ownerId: Id, agentId: Id, workflowId: Short(128), source: FilesSource, now: Instant }),
+  ]),
+  getDeployment: z.tuple([Id, Id]),
+  getDeploymentSource: z.tuple([Id, Id]),
+  listDeployments: z.tuple([Id, Id, PageArgs]),
+  transitionDeployment: z.tuple([
+    z.object({
+      ownerId: Id,
+      deploymentId: Id,
+      to: DeploymentStatus,
+      now: Instant,
+      step: DeployStep.optional(),
+      artifactDigest: Short(128).optional(),
+      providerRef: Short(256).optional(),
+      error: z.object({ code: Short(64), message: z.string().max(4000) }).optional(),
+    }),
+  ]),
+  recordDeploymentStep: z.tuple([
+    z.object({ ownerId: Id, deploymentId: Id, entry: StepLogEntry, providerRef: Short(256).optional() }),
+  ]),
+};
