@@ -12,13 +12,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows,convex}/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts'] } },
       {
         extends: true,
         test: {
           name: 'integration',
           sequence: { groupOrder: 0 },
-          include: ['{lib,api,gateway,activities,workflows}/**/*.test.ts'],
+          include: ['{lib,api,gateway,activities,workflows,runtime-local}/**/*.test.ts'],
           exclude: ['**/*.unit.test.ts', 'node_modules/**'],
           globalSetup: ['test/global-temporal.ts'],
         },

@@ -17,8 +17,8 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { LocalProvider } from '../lib/runtime/local/provider.js';
-import { ensureControlToken } from '../lib/runtime/local/server.js';
+import { LocalProvider } from '../lib/runtime/providers/local.js';
+import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
@@ -52,7 +52,7 @@ try {
   // 2. The local runtime, in its own process so agents outlive a platform restart.
   const runtimeToken = ensureControlToken(config.dataDir);
   const runtimeUrl = `http://127.0.0.1:${config.runtimePort}`;
-  const runtime = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, '../lib/runtime/local/main.ts')], { stdio: 'inherit', env: process.env });
+  const runtime = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, '../runtime-local/main.ts')], { stdio: 'inherit', env: process.env });
   cleanups.push(() => stopChild(runtime));
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
   const providers = { local: new LocalProvider({ controlUrl: runtimeUrl, token: runtimeToken }) };

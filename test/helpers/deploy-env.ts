@@ -11,8 +11,8 @@ import { ArtifactStore } from '../../lib/artifacts/index.js';
 import { bundleFiles } from '../../lib/build/bundle.js';
 import type { FilesSource } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
-import { LocalProvider } from '../../lib/runtime/local/provider.js';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/runtime/local/server.js';
+import { LocalProvider } from '../../lib/runtime/providers/local.js';
+import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
 

@@ -1,5 +1,5 @@
 // The local runtime as its own process: agents keep running while the platform restarts.
-import { configFromEnv } from '../../config.js';
+import { configFromEnv } from '../lib/config.js';
 import { startLocalRuntime } from './server.js';
 
 const config = configFromEnv();

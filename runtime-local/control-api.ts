@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
-import { ProviderError } from '../provider.js';
+import { ProviderError } from '../lib/runtime/provider.js';
 import type { LocalRuntimeHost } from './host.js';
 
 const Id = z.string().regex(/^[A-Za-z0-9_-]+$/).max(64);

@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundleFiles } from '../../build/bundle.js';
-import { newId } from '../../ids.js';
-import { exampleSource } from '../../../test/helpers/fixtures.js';
-import { describeRuntimeConformance } from '../conformance.js';
-import { LocalProvider } from './provider.js';
+import { bundleFiles } from '../lib/build/bundle.js';
+import { newId } from '../lib/ids.js';
+import { exampleSource } from '../test/helpers/fixtures.js';
+import { describeRuntimeConformance } from '../test/suites/runtime-conformance.js';
+import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { startLocalRuntime } from './server.js';
 
 describeRuntimeConformance('local (workerd via Miniflare)', async () => {

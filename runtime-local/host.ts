@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
-import { ProviderError, type WorkerBundle } from '../provider.js';
+import { ProviderError, type WorkerBundle } from '../lib/runtime/provider.js';
 
 /** Workers compatibility date every local version runs with. */
 const COMPATIBILITY_DATE = '2025-09-01';

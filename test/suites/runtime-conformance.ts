@@ -1,11 +1,11 @@
 // The Runtime Provider conformance suite (DESIGN.md §7): the same tests for every adapter.
-// `local` runs it against real workerd; cloud adapters will run it against fakes of their APIs.
+// Every provider runs it: `local` against real workerd (runtime-local/runtime.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFiles } from '../build/bundle.js';
-import { SESSION_HEADER, type FilesSource } from '../contracts/index.js';
-import { newId } from '../ids.js';
-import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../../test/helpers/fixtures.js';
-import { ProviderError, type RuntimeProvider } from './provider.js';
+import { bundleFiles } from '../../lib/build/bundle.js';
+import { SESSION_HEADER, type FilesSource } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../helpers/fixtures.js';
+import { ProviderError, type RuntimeProvider } from '../../lib/runtime/provider.js';
 
 export interface ConformanceTarget {
   provider: RuntimeProvider;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listen } from '../../http/serve.js';
+import { listen } from '../lib/http/serve.js';
 import { createControlApi } from './control-api.js';
 import { LocalRuntimeHost } from './host.js';
 
