@@ -1,11 +1,15 @@
-import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createBuildActivities, type BuildActivityDeps } from './build.js';
+import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
+import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
-export type ActivityDeps = DeployActivityDeps;
+export type ActivityDeps = DeploymentActivityDeps & BuildActivityDeps & RuntimeActivityDeps;
 
-/** Every activity the workers register, built from their dependencies (no globals). */
+/** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createDeployActivities(deps),
+    ...createDeploymentActivities(deps),
+    ...createBuildActivities(deps),
+    ...createRuntimeActivities(deps),
   };
 }
 

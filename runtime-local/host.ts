@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
+import { PermanentFailure } from '../workflows/failures.js';
 import { ProviderError, type WorkerBundle } from '../lib/runtime/provider.js';
 
 /** Workers compatibility date every local version runs with. */
@@ -96,7 +97,7 @@ export class LocalRuntimeHost {
 
   async activate(agentId: string, ref: string): Promise<void> {
     const meta = await this.readMeta(ref);
-    if (meta.agentId !== agentId) throw new ProviderError('permanent', `version ${ref} does not belong to agent ${agentId}`, 'VersionNotFound');
+    if (meta.agentId !== agentId) throw new ProviderError('permanent', `version ${ref} does not belong to agent ${agentId}`, PermanentFailure.VersionNotFound);
     await this.ensureRunning(ref);
     const state = await this.readAgentState(agentId);
     await this.writeAgentState(agentId, { ...state, activeVersion: ref });
@@ -170,7 +171,7 @@ export class LocalRuntimeHost {
         .replace(/^Runtime stderr:\s*/, '')
         .replace(/service core:user:[^:]*:\s*/g, '')
         .trim();
-      throw new ProviderError('permanent', `the agent failed to start: ${detail}`, 'AgentStartFailed');
+      throw new ProviderError('permanent', `the agent failed to start: ${detail}`, PermanentFailure.AgentStartFailed);
     }
   }
 
@@ -222,7 +223,7 @@ export class LocalRuntimeHost {
   }
 
   private versionDir(ref: string): string {
-    if (!REF_PATTERN.test(ref)) throw new ProviderError('permanent', `not a local version reference: ${ref}`, 'VersionNotFound');
+    if (!REF_PATTERN.test(ref)) throw new ProviderError('permanent', `not a local version reference: ${ref}`, PermanentFailure.VersionNotFound);
     return join(this.opts.dataDir, 'versions', ref);
   }
 
@@ -230,7 +231,7 @@ export class LocalRuntimeHost {
     try {
       return JSON.parse(await readFile(join(this.versionDir(ref), 'meta.json'), 'utf8')) as VersionMeta;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ProviderError('permanent', `version ${ref} does not exist`, 'VersionNotFound');
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ProviderError('permanent', `version ${ref} does not exist`, PermanentFailure.VersionNotFound);
       throw err;
     }
   }

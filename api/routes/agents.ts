@@ -5,6 +5,7 @@ import { newId } from '../../lib/ids.js';
 import type { AuthedEnv } from '../../lib/http/middleware.js';
 import { validate } from '../../lib/http/validate.js';
 import { deployWorkflowId } from '../../workflows/deploy/config.js';
+import { DeploymentErrorCode } from '../../workflows/failures.js';
 import { idempotency } from '../idempotency.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -44,7 +45,7 @@ export function agentRoutes(deps: ApiDeps) {
         await deps.workflows.startDeploy({ deploymentId: id, agentId, ownerId, runtime: agent.runtime });
       } catch (err) {
         // Without its workflow the deployment would hold the agent's in-flight slot forever.
-        await store.transitionDeployment({ ownerId, deploymentId: id, to: 'failed', now: new Date(), error: { code: 'WorkflowStartFailed', message: 'the deploy workflow could not be started' } });
+        await store.transitionDeployment({ ownerId, deploymentId: id, to: 'failed', now: new Date(), error: { code: DeploymentErrorCode.WorkflowStartFailed, message: 'the deploy workflow could not be started' } });
         deps.log.error({ err, deploymentId: id }, 'could not start deploy workflow');
         throw new AppError('internal', 'could not start the deploy; try again shortly');
       }

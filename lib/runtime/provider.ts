@@ -1,4 +1,5 @@
 import type { Runtime } from '../contracts/index.js';
+import { PermanentFailure, RetryableFailure, type FailureType } from '../../workflows/failures.js';
 
 /** A bundled Workers-style ES module program: the entry module and the others it imports. */
 export interface WorkerBundle {
@@ -9,7 +10,7 @@ export interface WorkerBundle {
 }
 
 /**
- * The Runtime Provider Interface (DESIGN.md §7). One interface, one adapter per runtime,
+ * The Runtime Provider Interface (architecture.md, Runtimes). One interface, one adapter per runtime,
  * one conformance suite. Every mutating call is idempotent on its inputs so an activity
  * that retries it does no harm; failures are `ProviderError`s that say whether to retry.
  */
@@ -73,7 +74,8 @@ export class ProviderError extends Error {
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
-    readonly type = kind === 'permanent' ? 'ProviderPermanentError' : 'ProviderRetryableError',
+    /** The failure type activities report it as (workflows/failures.ts). */
+    readonly type: FailureType = kind === 'permanent' ? PermanentFailure.ProviderPermanentError : RetryableFailure.ProviderRetryableError,
   ) {
     super(message);
   }

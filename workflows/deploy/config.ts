@@ -8,20 +8,3 @@ export const DEPLOY_WORKFLOW_KIND = 'deploy';
 
 /** How hard the health check tries before the deploy gives up; input can shorten it for tests. */
 export const DEFAULT_HEALTH_CHECK = { attempts: 5, initialIntervalMs: 1000 } as const;
-
-/**
- * Failure types that retrying cannot fix: the deploy fails at once. Activities throw them as
- * non-retryable `ApplicationFailure`s; the workflow lists them in its retry policies too.
- */
-export const PERMANENT_FAILURES = [
-  'BuildFailed',
-  'RuntimeUnavailable',
-  'AgentStartFailed',
-  'DeploymentConflict',
-  'NotFound',
-  'InvalidInput',
-  'StoreRefused',
-  'VersionNotFound',
-  'ProviderPermanentError',
-  'ActivePointerConflict',
-];

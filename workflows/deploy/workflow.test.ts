@@ -10,6 +10,7 @@ import { newId } from '../../lib/ids.js';
 import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../../lib/temporal/search-attributes.js';
 import { agentSource, echoVersion, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../../test/helpers/fixtures.js';
 import { startDeployEnv, startDeployment, type DeployEnv } from '../../test/helpers/deploy-env.js';
+import { PermanentFailure, RetryableFailure } from '../failures.js';
 import { progressQuery } from './messages.js';
 
 let env: DeployEnv;
@@ -88,7 +89,7 @@ describe('deploy workflow', () => {
 
     const failed = await env.store.getDeployment(ownerId, v2.deploymentId);
     expect(failed.status).toBe('failed');
-    expect(failed.error).toMatchObject({ code: 'HealthCheckFailed' });
+    expect(failed.error).toMatchObject({ code: RetryableFailure.HealthCheckFailed });
     expect(failed.error!.message).toMatch(/^health_check: GET \/ping answered 500/);
     // the new version existed (it has a provider ref) and is gone now
     expect(failed.providerRef).toBeTruthy();
@@ -110,7 +111,7 @@ describe('deploy workflow', () => {
     await failure(handle.result());
     const deployment = await env.store.getDeployment(ownerId, deploymentId);
     expect(deployment).toMatchObject({ status: 'failed', providerRef: null, artifactDigest: null });
-    expect(deployment.error).toMatchObject({ code: 'BuildFailed' });
+    expect(deployment.error).toMatchObject({ code: PermanentFailure.BuildFailed });
     expect(deployment.error!.message).toMatch(/^bundle: index\.js:1:\d+/);
     const history = await handle.fetchHistory();
     const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
@@ -124,7 +125,7 @@ describe('deploy workflow', () => {
     const bad = await startDeployment(env, ownerId, agentId, THROWS_AT_START_AGENT);
     await failure(bad.handle.result());
     const deployment = await env.store.getDeployment(ownerId, bad.deploymentId);
-    expect(deployment.error).toMatchObject({ code: 'AgentStartFailed' });
+    expect(deployment.error).toMatchObject({ code: PermanentFailure.AgentStartFailed });
     expect(deployment.error!.message).toContain('boom at start');
     expect(await invokeServing(ownerId, agentId)).toBe('v1');
   });

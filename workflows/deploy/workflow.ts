@@ -9,7 +9,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
-import { DEFAULT_HEALTH_CHECK, PERMANENT_FAILURES as PERMANENT } from './config.js';
+import { DeploymentErrorCode, PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
+import { DEFAULT_HEALTH_CHECK } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
 
 // Store writes are small and local; a failure is a blip of the database, so retry quickly
@@ -92,7 +93,10 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     const expected = previous?.deploymentId ?? null;
     const { switched } = await store.switchActive({ ...ref, expected, next: input.deploymentId, now: now() });
     if (!switched) {
-      throw ApplicationFailure.nonRetryable('the agent’s active deployment changed while this deploy ran', 'ActivePointerConflict');
+      throw ApplicationFailure.nonRetryable(
+        'the agent’s active deployment changed while this deploy ran',
+        PermanentFailure.ActivePointerConflict,
+      );
     }
     compensations.unshift({
       step: 'restore active pointer',
@@ -118,7 +122,7 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
           log.error('compensation failed', { step: c.step, error: String(compErr) });
         }
       }
-      const error = { code: canceled ? 'canceled' : failureCode(err), message: `${failedStep}: ${failureMessage(err)}` };
+      const error = { code: canceled ? DeploymentErrorCode.Canceled : failureCode(err), message: `${failedStep}: ${failureMessage(err)}` };
       await store.transitionDeployment({ ...ref, to: canceled ? 'canceled' : 'failed', step: failedStep, error, now: now() });
       status = canceled ? 'canceled' : 'failed';
     });
@@ -134,7 +138,7 @@ function rootCause(err: unknown): unknown {
 
 function failureCode(err: unknown): string {
   const e = rootCause(err);
-  return e instanceof ApplicationFailure && e.type ? e.type : 'InternalError';
+  return e instanceof ApplicationFailure && e.type ? e.type : DeploymentErrorCode.Internal;
 }
 
 function failureMessage(err: unknown): string {

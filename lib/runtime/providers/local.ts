@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import { ProviderError, type AgentResponse, type DeployVersionInput, type DeployVersionResult, type HealthCheckResult, type InvokeRequest, type RuntimeProvider } from '../provider.js';
 import { SESSION_HEADER } from '../../contracts/index.js';
+import { isFailureType } from '../../../workflows/failures.js';
 
 /** Health checks give a version this long to answer `GET /ping`. */
 const PING_TIMEOUT_MS = 5_000;
@@ -115,6 +116,7 @@ export class LocalProvider implements RuntimeProvider {
     if (res.ok) return payload;
     const message = payload.error?.message ?? `local runtime answered ${res.status}`;
     const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-    throw new ProviderError(permanent ? 'permanent' : 'retryable', message, payload.error?.type);
+    const type = payload.error?.type;
+    throw new ProviderError(permanent ? 'permanent' : 'retryable', message, isFailureType(type) ? type : undefined);
   }
 }

@@ -1,0 +1,39 @@
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import type { ArtifactStore } from '../lib/artifacts/index.js';
+import { BuildError, bundleFiles } from '../lib/build/bundle.js';
+import type { Store } from '../lib/store/index.js';
+import { PermanentFailure } from '../workflows/failures.js';
+import { storeCall } from './calls.js';
+import type { DeploymentRef } from './deployments.js';
+
+export interface BuildActivityDeps {
+  store: Store;
+  artifacts: ArtifactStore;
+}
+
+export type BundleSourceInput = DeploymentRef;
+
+export interface BundleSourceResult {
+  /** The content address of the built artifact; workflows pass this, never the code. */
+  artifactDigest: string;
+}
+
+/**
+ * Building a deployment's source. Safe to retry: a bundle is a pure function of the stored
+ * source, and the artifact store is content-addressed, so a repeat writes the same artifact.
+ */
+export function createBuildActivities(deps: BuildActivityDeps) {
+  return {
+    /** Bundles the stored source with esbuild and stores the artifact; returns its digest. */
+    async bundleSource(input: BundleSourceInput): Promise<BundleSourceResult> {
+      const source = await storeCall(() => deps.store.getDeploymentSource(input.ownerId, input.deploymentId));
+      heartbeat();
+      try {
+        return { artifactDigest: await deps.artifacts.put(await bundleFiles(source)) };
+      } catch (err) {
+        if (err instanceof BuildError) throw ApplicationFailure.nonRetryable(err.message, PermanentFailure.BuildFailed);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { AppError } from '../lib/contracts/index.js';
+import { ProviderError } from '../lib/runtime/provider.js';
+import { PermanentFailure, type PermanentFailureType } from '../workflows/failures.js';
+
+/** Failure types for what the store refuses. */
+const STORE_REFUSALS: Partial<Record<AppError['code'], PermanentFailureType>> = {
+  not_found: PermanentFailure.NotFound,
+  conflict: PermanentFailure.DeploymentConflict,
+  validation_failed: PermanentFailure.InvalidInput,
+};
+
+/** A store call: what the store refuses cannot be fixed by retrying and fails at once; anything else is retried. */
+export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) {
+      throw ApplicationFailure.nonRetryable(err.message, STORE_REFUSALS[err.code] ?? PermanentFailure.StoreRefused);
+    }
+    throw err;
+  }
+}
+
+/** A provider call: its `ProviderError` says whether to retry, and under which failure type. */
+export async function providerCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ProviderError) {
+      throw err.kind === 'permanent'
+        ? ApplicationFailure.nonRetryable(err.message, err.type)
+        : ApplicationFailure.retryable(err.message, err.type);
+    }
+    throw err;
+  }
+}
