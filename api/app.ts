@@ -1,17 +1,23 @@
 import { Hono } from 'hono';
-import { onError, notFoundRoute } from '../lib/http/errors.js';
+import { notFoundRoute, onError } from '../lib/http/errors.js';
 import { requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { agentRoutes } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 
-/** The REST api: it records intent and starts workflows; it never does their work inline. */
+/**
+ * The REST api: it records intent and starts workflows; it never does their work inline.
+ * Two kinds of caller, two mounts:
+ *  - routes a signature authenticates (`/webhooks/*` from the billing provider, `/v1/telemetry`
+ *    from the agents' shim) are mounted first, outside the user-auth middleware;
+ *  - everything else under `/v1` needs a user token.
+ */
 export function createApiApp(deps: ApiDeps) {
-  const v1 = new Hono<AuthedEnv>()
+  const user = new Hono<AuthedEnv>()
     .use('*', requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date())))
     .route('/agents', agentRoutes(deps))
-    .route('/deployments', deploymentRoutes(deps))
+    .route('/', deploymentRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return new Hono<AuthedEnv>()
@@ -19,7 +25,16 @@ export function createApiApp(deps: ApiDeps) {
     .onError(onError(deps.log))
     .notFound(notFoundRoute)
     .get('/healthz', (c) => c.json({ ok: true }))
-    .route('/v1', v1);
+    .route('/', signedRoutes())
+    .route('/v1', user);
+}
+
+/**
+ * Routes whose callers prove themselves with a signature, not a user token: billing webhooks
+ * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
+ */
+function signedRoutes() {
+  return new Hono<AuthedEnv>();
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

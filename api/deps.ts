@@ -3,12 +3,12 @@ import type { Runtime } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
-import type { WorkflowGateway } from './workflows.js';
+import type { Workflows } from './temporal.js';
 
 export interface ApiDeps {
   store: Store;
   authenticate: Authenticator;
-  workflows: WorkflowGateway;
+  workflows: Workflows;
   /** Runtimes this platform has a provider for; deploys to others are refused up front. */
   deployableRuntimes: readonly Runtime[];
   log: Logger;

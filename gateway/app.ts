@@ -1,32 +1,15 @@
 import { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { z } from 'zod';
-import { AppError, Id, INVOKE_MAX_BODY_BYTES, InvokeBody, type InvokeEvent, type InvokeResponse, type InvokeUsage, type Runtime } from '../lib/contracts/index.js';
-import type { Authenticator } from '../lib/auth/verify.js';
-import { onError, notFoundRoute, errorResponse } from '../lib/http/errors.js';
-import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
-import { validate } from '../lib/http/validate.js';
-import { newId } from '../lib/ids.js';
-import type { Logger } from '../lib/log.js';
-import { ProviderError, type AgentResponse, type RuntimeProvider } from '../lib/runtime/provider.js';
-import type { ServingCache } from './serving-cache.js';
+import { notFoundRoute, onError } from '../lib/http/errors.js';
+import { withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import type { GatewayDeps } from './deps.js';
+import { invokeRoutes } from './routes/invoke.js';
 
-export interface GatewayDeps {
-  serving: ServingCache;
-  authenticate: Authenticator;
-  providers: Partial<Record<Runtime, RuntimeProvider>>;
-  log: Logger;
-}
-
-/** How much of an agent's error body the gateway quotes back. */
-const AGENT_ERROR_EXCERPT = 500;
+export type { GatewayDeps } from './deps.js';
 
 /**
- * The invoke path (invoke/v1, DESIGN.md §5): auth → owner-scoped lookup of the agent and
- * the deployment that serves it (cached, invalidated by the store) → the runtime, directly. JSON answers
- * come back as `{ output, … }`; streams are relayed event by event as they arrive. It
- * never calls Temporal.
+ * The gateway: the one way in to every agent (invoke/v1). The hot path reads which
+ * deployment serves an agent from a cache the store invalidates, then calls the runtime;
+ * it never calls Temporal.
  */
 export function createGatewayApp(deps: GatewayDeps) {
   return new Hono<AuthedEnv>()
@@ -34,131 +17,7 @@ export function createGatewayApp(deps: GatewayDeps) {
     .onError(onError(deps.log))
     .notFound(notFoundRoute)
     .get('/healthz', (c) => c.json({ ok: true }))
-    .post(
-      '/v1/agents/:agentId/invoke',
-      limitBody(INVOKE_MAX_BODY_BYTES, (c) => errorResponse(c, 'payload_too_large', `invoke bodies are limited to ${INVOKE_MAX_BODY_BYTES} bytes`)),
-      requireUser(deps.authenticate),
-      validate('param', z.object({ agentId: Id })),
-      validate('json', InvokeBody),
-      async (c) => {
-        const started = performance.now();
-        const requestId = c.get('requestId');
-        const body = c.req.valid('json');
-        const target = await deps.serving.get(c.get('userId'), c.req.valid('param').agentId);
-        if (!target.deployment) throw new AppError('runtime_unavailable', 'this agent has no live deployment; deploy it first');
-        const deploymentId = target.deployment.id;
-        const provider = deps.providers[target.deployment.runtime];
-        if (!provider) throw new AppError('runtime_unavailable', `the ${target.deployment.runtime} runtime is not available on this gateway`);
-
-        const sessionId = body.sessionId ?? newId('ses');
-        const wantsStream = body.stream ?? (c.req.header('accept') ?? '').includes('text/event-stream');
-        const payload = JSON.stringify({ input: body.input });
-        let upstream: AgentResponse;
-        try {
-          upstream = await provider.invoke({
-            versionRef: target.deployment.providerRef,
-            body: payload,
-            sessionId,
-            requestId,
-            accept: wantsStream ? 'text/event-stream, application/json' : 'application/json',
-            // A stream stops when its caller goes away. (Touching the signal costs every
-            // request an AbortController, so JSON calls, which are short, go without.)
-            ...(wantsStream ? { signal: c.req.raw.signal } : {}),
-          });
-        } catch (err) {
-          if (err instanceof ProviderError) throw new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again');
-          throw err;
-        }
-        if (upstream.status < 200 || upstream.status >= 300) {
-          const excerpt = (await upstream.text()).slice(0, AGENT_ERROR_EXCERPT);
-          const code = upstream.status < 500 ? 'validation_failed' : 'runtime_unavailable';
-          return errorResponse(c, code, `the agent answered ${upstream.status}`, { agentStatus: upstream.status, body: excerpt });
-        }
-
-        const inputBytes = Buffer.byteLength(payload);
-        const usage = (outputBytes: number): InvokeUsage => ({ durationMs: Math.round((performance.now() - started) * 100) / 100, inputBytes, outputBytes });
-        const isSse = upstream.contentType.startsWith('text/event-stream');
-
-        if (wantsStream) {
-          return streamSSE(c, async (stream) => {
-            // Only the event names of invoke/v1 go out.
-            const send = (event: InvokeEvent, data: string) => stream.writeSSE({ event, data });
-            await send('meta', JSON.stringify({ requestId, sessionId, deploymentId }));
-            let outputBytes = 0;
-            try {
-              if (isSse) {
-                for await (const ev of agentEvents(upstream.body)) {
-                  outputBytes += Buffer.byteLength(ev);
-                  await send('delta', ev);
-                }
-              } else {
-                const text = await upstream.text();
-                outputBytes = Buffer.byteLength(text);
-                await send('delta', JSON.stringify({ output: parseOutput(text) }));
-              }
-              await send('usage', JSON.stringify(usage(outputBytes)));
-              await send('done', JSON.stringify({ requestId }));
-            } catch (err) {
-              // The caller hung up: the upstream request was aborted with it; nothing to tell anyone.
-              if (stream.aborted || c.req.raw.signal.aborted) return;
-              deps.log.warn({ err, requestId }, 'stream from agent broke off');
-              await send('error', JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }));
-            }
-          });
-        }
-
-        let output: unknown;
-        let outputBytes: number;
-        if (isSse) {
-          const events: string[] = [];
-          for await (const ev of agentEvents(upstream.body)) events.push(ev);
-          output = joinDeltas(events);
-          outputBytes = events.reduce((n, e) => n + Buffer.byteLength(e), 0);
-        } else {
-          const text = await upstream.text();
-          output = parseOutput(text);
-          outputBytes = Buffer.byteLength(text);
-        }
-        const response: InvokeResponse = { output, sessionId, deploymentId, usage: usage(outputBytes), requestId };
-        return c.json(response);
-      },
-    );
-}
-
-/** The data of each Server-Sent Event in an agent's body, as soon as the event is complete. */
-async function* agentEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const ready: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (ev) => ready.push(ev) });
-  const decoder = new TextDecoder();
-  for await (const chunk of body) {
-    parser.feed(decoder.decode(chunk, { stream: true }));
-    while (ready.length) yield ready.shift()!.data;
-  }
-  parser.feed(decoder.decode());
-  while (ready.length) yield ready.shift()!.data;
-}
-
-/** An agent answers `{ output }`; anything else it sends is passed on whole. */
-function parseOutput(text: string): unknown {
-  try {
-    const json: unknown = JSON.parse(text);
-    return json !== null && typeof json === 'object' && 'output' in json ? json.output : json;
-  } catch {
-    return text;
-  }
-}
-
-/** A stream of `{ "delta": "…" }` events reads as one text; any other stream as its list of events. */
-function joinDeltas(events: string[]): unknown {
-  const parsed = events.map((e) => {
-    try {
-      return JSON.parse(e) as unknown;
-    } catch {
-      return e;
-    }
-  });
-  const isDelta = (p: unknown): p is { delta: string } => p !== null && typeof p === 'object' && typeof (p as { delta?: unknown }).delta === 'string';
-  return parsed.every(isDelta) ? parsed.map((p) => p.delta).join('') : parsed;
+    .route('/v1/agents', invokeRoutes(deps));
 }
 
 export type GatewayApp = ReturnType<typeof createGatewayApp>;

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
 import { ChangeFeed } from '../api/change-feed.js';
-import { temporalWorkflowGateway } from '../api/workflows.js';
+import { temporalWorkflows } from '../api/temporal.js';
 import { createGatewayApp } from '../gateway/app.js';
 import { ServingCache } from '../gateway/serving-cache.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
@@ -80,7 +80,7 @@ try {
   await changes.start();
   cleanups.push(() => changes.close());
   const api = await listen(
-    createApiApp({ store, authenticate, workflows: temporalWorkflowGateway(client), deployableRuntimes: ['local'], log: createLogger('api'), changes }).fetch,
+    createApiApp({ store, authenticate, workflows: temporalWorkflows(client), deployableRuntimes: ['local'], log: createLogger('api'), changes }).fetch,
     config.apiPort,
   );
   cleanups.push(api.close);

@@ -2,30 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/index.js';
-import { temporalWorkflowGateway, type WorkflowGateway } from '../../api/workflows.js';
+import { startDeployment } from '../../api/orchestrate.js';
+import { temporalWorkflows, type Workflows } from '../../api/temporal.js';
 import { ArtifactStore } from '../../lib/artifacts/index.js';
-import { bundleFiles } from '../../lib/build/bundle.js';
 import type { FilesSource } from '../../lib/contracts/index.js';
-import { newId } from '../../lib/ids.js';
 import { LocalProvider } from '../../lib/runtime/providers/local.js';
-import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { openStore, type Store } from '../../lib/store/index.js';
+import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
+import type { deployWorkflow } from '../../workflows/deploy/workflow.js';
 
 // Tests fail deploys on purpose; the SDK's warnings about those failures are noise here.
 // (Runtime.install must come before the first worker of the process; each test file is one.)
 Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+/** Tests give an unhealthy version two quick tries, not the production five with backoff. */
+const TEST_HEALTH_CHECK = { attempts: 2, initialIntervalMs: 200 };
 
 export interface DeployEnv {
   store: Store;
   runtime: LocalRuntime;
   provider: LocalProvider;
   client: Client;
-  workflows: WorkflowGateway;
+  /** The api's Temporal port, on this env's task queue. */
+  workflows: Workflows;
   worker: RunningWorker;
   taskQueue: string;
   close(): Promise<void>;
@@ -47,12 +52,13 @@ export async function startDeployEnv(): Promise<DeployEnv> {
   const worker = await runDeployWorker({ address, namespace: 'default', activities, taskQueue });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
+  const temporal = temporalWorkflows(client, { taskQueue });
   return {
     store,
     runtime,
     provider,
     client,
-    workflows: temporalWorkflowGateway(client, { taskQueue }),
+    workflows: { ...temporal, startDeploy: (input) => temporal.startDeploy({ healthCheck: TEST_HEALTH_CHECK, ...input }) },
     worker,
     taskQueue,
     async close() {
@@ -64,29 +70,22 @@ export async function startDeployEnv(): Promise<DeployEnv> {
   };
 }
 
-/** Creates the deployment row the way the api does, then starts its workflow. */
-export async function startDeployment(env: DeployEnv, ownerId: string, agentId: string, source: FilesSource, healthCheck = { attempts: 2, initialIntervalMs: 200 }) {
-  const deploymentId = newId('dep');
-  await env.store.createDeployment({ id: deploymentId, ownerId, agentId, workflowId: `deploy-${deploymentId}`, source, now: new Date() });
-  const { workflowId } = await env.workflows.startDeploy({ deploymentId, agentId, ownerId, runtime: 'local', healthCheck });
-  return { deploymentId, workflowId, handle: env.client.workflow.getHandle(workflowId) };
+export interface StartedDeploy {
+  deploymentId: string;
+  workflowId: string;
+  handle: WorkflowHandle<typeof deployWorkflow>;
 }
 
-/**
- * Puts a live deployment in place without Temporal (for gateway tests): the version is
- * deployed and activated at the provider, and the agent points at it.
- */
-export async function seedLiveDeployment(store: Store, provider: LocalProvider, ownerId: string, agentId: string, source: FilesSource) {
-  const deploymentId = newId('dep');
-  const now = new Date();
-  await store.createDeployment({ id: deploymentId, ownerId, agentId, workflowId: `deploy-${deploymentId}`, source, now });
-  await store.transitionDeployment({ ownerId, deploymentId, to: 'building', now });
-  await store.transitionDeployment({ ownerId, deploymentId, to: 'deploying', now });
-  const { versionRef } = await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) });
-  await provider.activateVersion({ agentId, versionRef });
-  await store.recordDeploymentStep({ ownerId, deploymentId, providerRef: versionRef, entry: { step: 'create_version', status: 'succeeded', at: now.toISOString() } });
-  const current = (await store.getAgent(ownerId, agentId)).activeDeploymentId;
-  await store.switchActiveDeployment({ ownerId, agentId, expected: current, next: deploymentId, now });
-  await store.transitionDeployment({ ownerId, deploymentId, to: 'live', now });
-  return { deploymentId, versionRef };
+/** Starts a deploy the way `POST /v1/agents/:id/deployments` does (api/orchestrate.ts). */
+export async function startDeploy(env: DeployEnv, ownerId: string, agentId: string, source: FilesSource): Promise<StartedDeploy> {
+  const deployments = { store: env.store, workflows: env.workflows, deployableRuntimes: ['local'] as const, log: pino({ level: 'silent' }) };
+  const deployment = await startDeployment(deployments, { ownerId, agentId, source });
+  return { deploymentId: deployment.id, workflowId: deployment.workflowId, handle: env.client.workflow.getHandle(deployment.workflowId) };
+}
+
+/** Deploys and waits until the deploy workflow has made the deployment live. */
+export async function deployLive(env: DeployEnv, ownerId: string, agentId: string, source: FilesSource) {
+  const started = await startDeploy(env, ownerId, agentId, source);
+  const { versionRef } = await started.handle.result();
+  return { deploymentId: started.deploymentId, versionRef };
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { newId } from '../../lib/ids.js';
 import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../../lib/temporal/search-attributes.js';
 import { agentSource, echoVersion, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../../test/helpers/fixtures.js';
-import { startDeployEnv, startDeployment, type DeployEnv } from '../../test/helpers/deploy-env.js';
+import { startDeployEnv, startDeploy, type DeployEnv } from '../../test/helpers/deploy-env.js';
 import { PermanentFailure, RetryableFailure } from '../failures.js';
 import { progressQuery } from './messages.js';
 
@@ -48,7 +48,7 @@ async function failure(p: Promise<unknown>) {
 describe('deploy workflow', () => {
   it('bundles, creates a version, health-checks it, switches the pointer and marks it live', async () => {
     const { ownerId, agentId } = await newAgent();
-    const { deploymentId, handle } = await startDeployment(env, ownerId, agentId, echoVersion('v1'));
+    const { deploymentId, handle } = await startDeploy(env, ownerId, agentId, echoVersion('v1'));
     const result = await handle.result();
     expect(result.artifactDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
@@ -79,10 +79,10 @@ describe('deploy workflow', () => {
 
   it('on a failing health check removes the new version and leaves the previous deployment serving', async () => {
     const { ownerId, agentId } = await newAgent();
-    const v1 = await startDeployment(env, ownerId, agentId, echoVersion('v1'));
+    const v1 = await startDeploy(env, ownerId, agentId, echoVersion('v1'));
     await v1.handle.result();
 
-    const v2 = await startDeployment(env, ownerId, agentId, UNHEALTHY_AGENT);
+    const v2 = await startDeploy(env, ownerId, agentId, UNHEALTHY_AGENT);
     const err = await failure(v2.handle.result());
     recordHistory(v2.workflowId, 'deploy-compensated.json');
     expect((err.cause?.cause as Error | undefined)?.message).toContain('not ready');
@@ -100,14 +100,14 @@ describe('deploy workflow', () => {
     expect((await env.store.getAgent(ownerId, agentId)).activeDeploymentId).toBe(v1.deploymentId);
     expect(await invokeServing(ownerId, agentId)).toBe('v1');
     // and the agent can be deployed again
-    const v3 = await startDeployment(env, ownerId, agentId, echoVersion('v3'));
+    const v3 = await startDeploy(env, ownerId, agentId, echoVersion('v3'));
     await v3.handle.result();
     expect(await invokeServing(ownerId, agentId)).toBe('v3');
   });
 
   it('fails without retrying when the source does not build, and creates no version', async () => {
     const { ownerId, agentId } = await newAgent();
-    const { deploymentId, handle } = await startDeployment(env, ownerId, agentId, agentSource('export default {'));
+    const { deploymentId, handle } = await startDeploy(env, ownerId, agentId, agentSource('export default {'));
     await failure(handle.result());
     const deployment = await env.store.getDeployment(ownerId, deploymentId);
     expect(deployment).toMatchObject({ status: 'failed', providerRef: null, artifactDigest: null });
@@ -120,9 +120,9 @@ describe('deploy workflow', () => {
 
   it('fails when the agent throws at start, leaving the previous deployment serving', async () => {
     const { ownerId, agentId } = await newAgent();
-    const v1 = await startDeployment(env, ownerId, agentId, echoVersion('v1'));
+    const v1 = await startDeploy(env, ownerId, agentId, echoVersion('v1'));
     await v1.handle.result();
-    const bad = await startDeployment(env, ownerId, agentId, THROWS_AT_START_AGENT);
+    const bad = await startDeploy(env, ownerId, agentId, THROWS_AT_START_AGENT);
     await failure(bad.handle.result());
     const deployment = await env.store.getDeployment(ownerId, bad.deploymentId);
     expect(deployment.error).toMatchObject({ code: PermanentFailure.AgentStartFailed });
@@ -132,14 +132,14 @@ describe('deploy workflow', () => {
 
   it('answers the progress query while it runs, and a cancel compensates and marks it canceled', async () => {
     const { ownerId, agentId } = await newAgent();
-    const v1 = await startDeployment(env, ownerId, agentId, echoVersion('v1'));
+    const v1 = await startDeploy(env, ownerId, agentId, echoVersion('v1'));
     await v1.handle.result();
     // /ping takes 3 s, so the deploy sits in its health check
     const slow = agentSource(`export default { async fetch(req) {
       if (new URL(req.url).pathname === '/ping') { await new Promise((r) => setTimeout(r, 3000)); return new Response('ok'); }
       return Response.json({ output: { version: 'slow' } });
     } }`);
-    const { deploymentId, handle } = await startDeployment(env, ownerId, agentId, slow);
+    const { deploymentId, handle } = await startDeploy(env, ownerId, agentId, slow);
     await expect.poll(async () => (await handle.query(progressQuery)).step, { timeout: 10_000, interval: 100 }).toBe('health_check');
     expect(await handle.query(progressQuery)).toMatchObject({ status: 'deploying', completedSteps: ['validate', 'bundle', 'create_version'] });
 

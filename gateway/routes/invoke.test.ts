@@ -1,26 +1,20 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVOKE_MAX_BODY_BYTES, InvokeResponse } from '../lib/contracts/index.js';
-import { newId } from '../lib/ids.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
-import { startLocalRuntime, type LocalRuntime } from '../runtime-local/server.js';
-import { openStore, type Store } from '../lib/store/index.js';
-import { localAuth } from '../test/helpers/auth.js';
-import { seedLiveDeployment } from '../test/helpers/deploy-env.js';
-import { agentSource, echoVersion, exampleSource } from '../test/helpers/fixtures.js';
-import { client, expectError } from '../test/helpers/http.js';
-import { createGatewayApp } from './app.js';
-import { ServingCache } from './serving-cache.js';
+import { INVOKE_MAX_BODY_BYTES, InvokeResponse } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import { localAuth } from '../../test/helpers/auth.js';
+import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
+import { agentSource, echoVersion, exampleSource } from '../../test/helpers/fixtures.js';
+import { client, expectError } from '../../test/helpers/http.js';
+import { createGatewayApp } from '../app.js';
+import { ServingCache } from '../serving-cache.js';
+
+// The gateway in front of agents deployed by the real deploy workflow on real workerd.
 
 const auth = localAuth();
-let store: Store;
+let env: DeployEnv;
 let serving: ServingCache;
-let runtime: LocalRuntime;
-let provider: LocalProvider;
 let call: ReturnType<typeof client>;
 let app: ReturnType<typeof createGatewayApp>;
 /** What the gateway logged, one parsed pino line each. */
@@ -29,18 +23,18 @@ let alice: string;
 let bob: string;
 const agents: Record<string, string> = {};
 
+const newAgent = (name: string) => env.store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
+
 beforeAll(async () => {
-  store = await openStore({ kind: 'pglite', dataDir: undefined });
-  runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-gw-')), port: 0 });
-  provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
-  serving = new ServingCache(store);
+  env = await startDeployEnv();
+  serving = new ServingCache(env.store);
   await serving.start();
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
-  app = createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: provider }, log });
+  app = createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: env.provider }, log });
   call = client(app);
   alice = await auth.token('alice');
   bob = await auth.token('bob');
-  await store.ensureUser('alice', new Date());
+  await env.store.ensureUser('alice', new Date());
   const sources = {
     echo: echoVersion('v1'),
     stream: exampleSource('stream'),
@@ -50,17 +44,18 @@ beforeAll(async () => {
       return input === 'bad' ? Response.json({ error: 'input must not be bad' }, { status: 422 }) : new Response('kaput: secret stack', { status: 500 });
     } }`),
   };
-  for (const [name, source] of Object.entries(sources)) {
-    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
-    await seedLiveDeployment(store, provider, 'alice', agent.id, source);
-    agents[name] = agent.id;
-  }
-  agents.undeployed = (await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'undeployed', runtime: 'local', now: new Date() })).id;
+  await Promise.all(
+    Object.entries(sources).map(async ([name, source]) => {
+      const agent = await newAgent(name);
+      await deployLive(env, 'alice', agent.id, source);
+      agents[name] = agent.id;
+    }),
+  );
+  agents.undeployed = (await newAgent('undeployed')).id;
 });
 afterAll(async () => {
   await serving?.close();
-  await runtime?.close();
-  await store?.close();
+  await env?.close();
 });
 
 const invoke = (agentId: string, body: unknown, opts: { token?: string; headers?: Record<string, string> } = {}) =>
@@ -74,14 +69,14 @@ async function readEvents(res: Response) {
   return events;
 }
 
-describe('invoke/v1, JSON', () => {
+describe('invoke/v1 happy: JSON', () => {
   it('answers { output, sessionId, deploymentId, usage, requestId } from the active deployment', async () => {
     const res = await invoke(agents.echo!, { input: { q: 'hi' } });
     expect(res.status).toBe(200);
     const body = InvokeResponse.parse(await res.json());
     expect(body.output).toMatchObject({ echo: { q: 'hi' }, version: 'v1', sessionId: body.sessionId });
     expect(body.sessionId).toMatch(/^ses_/);
-    expect(body.deploymentId).toBe((await store.getAgent('alice', agents.echo!)).activeDeploymentId);
+    expect(body.deploymentId).toBe((await env.store.getAgent('alice', agents.echo!)).activeDeploymentId);
     expect(body.requestId).toBe(res.headers.get('x-request-id'));
     expect(body.usage.inputBytes).toBeGreaterThan(0);
     expect(body.usage.outputBytes).toBeGreaterThan(0);
@@ -99,26 +94,26 @@ describe('invoke/v1, JSON', () => {
   });
 });
 
-describe('invoke/v1, serving cache', () => {
+describe('invoke/v1 happy: serving cache', () => {
   it('serves a newly activated deployment on the very next call', async () => {
-    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'switching', runtime: 'local', now: new Date() });
+    const agent = await newAgent('switching');
     for (const version of ['v1', 'v2', 'v3']) {
-      await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion(version));
+      await deployLive(env, 'alice', agent.id, echoVersion(version));
       const body = InvokeResponse.parse(await (await invoke(agent.id, { input: 1 })).json());
       expect(body.output).toMatchObject({ version });
     }
   });
 
   it('stops serving an agent as soon as it is deleted', async () => {
-    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'short-lived', runtime: 'local', now: new Date() });
-    await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion('v1'));
+    const agent = await newAgent('short-lived');
+    await deployLive(env, 'alice', agent.id, echoVersion('v1'));
     expect((await invoke(agent.id, { input: 1 })).status).toBe(200);
-    await store.deleteAgent({ ownerId: 'alice', agentId: agent.id, now: new Date() });
+    await env.store.deleteAgent({ ownerId: 'alice', agentId: agent.id, now: new Date() });
     await expectError(await invoke(agent.id, { input: 1 }), 404, 'not_found');
   });
 });
 
-describe('invoke/v1, streaming', () => {
+describe('invoke/v1 happy: streaming', () => {
   it('relays the agent’s events as they arrive: meta, delta…, usage, done', async () => {
     const res = await invoke(agents.stream!, { input: { text: 'a b c d', delayMs: 150 }, stream: true });
     expect(res.status).toBe(200);
@@ -160,17 +155,10 @@ describe('invoke/v1, streaming', () => {
   });
 });
 
-describe('invoke/v1, errors', () => {
+describe('invoke/v1 errors', () => {
   it('answers runtime_unavailable when the agent has no live deployment', async () => {
     const err = await expectError(await invoke(agents.undeployed!, { input: 1 }), 503, 'runtime_unavailable');
     expect(err.message).toContain('deploy it first');
-  });
-
-  it('answers 404 for another owner’s agent or an unknown one, and 401 without a valid token', async () => {
-    await expectError(await invoke(agents.echo!, { input: 1 }, { token: bob }), 404, 'not_found');
-    await expectError(await invoke('agt_nope', { input: 1 }), 404, 'not_found');
-    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { body: { input: 1 } }), 401, 'unauthorized');
-    await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
   });
 
   it('refuses malformed and ill-typed bodies', async () => {
@@ -192,10 +180,19 @@ describe('invoke/v1, errors', () => {
   });
 
   it('answers runtime_unavailable when the runtime lost the version', async () => {
-    const agent = await store.createAgent({ id: newId('agt'), ownerId: 'alice', name: 'vanishing', runtime: 'local', now: new Date() });
-    const { versionRef } = await seedLiveDeployment(store, provider, 'alice', agent.id, echoVersion('v1'));
+    const agent = await newAgent('vanishing');
+    const { versionRef } = await deployLive(env, 'alice', agent.id, echoVersion('v1'));
     expect((await invoke(agent.id, { input: 1 })).status).toBe(200);
-    await runtime.host.removeVersion(agent.id, versionRef);
+    await env.runtime.host.removeVersion(agent.id, versionRef);
     await expectError(await invoke(agent.id, { input: 1 }), 503, 'runtime_unavailable');
+  });
+});
+
+describe('invoke/v1 security', () => {
+  it('answers 404 for another owner’s agent or an unknown one, and 401 without a valid token', async () => {
+    await expectError(await invoke(agents.echo!, { input: 1 }, { token: bob }), 404, 'not_found');
+    await expectError(await invoke('agt_nope', { input: 1 }), 404, 'not_found');
+    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { body: { input: 1 } }), 401, 'unauthorized');
+    await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
   });
 });

@@ -1,0 +1,17 @@
+import { pino } from 'pino';
+import { createApiApp } from '../../api/app.js';
+import { ChangeFeed } from '../../api/change-feed.js';
+import type { Workflows } from '../../api/temporal.js';
+import type { Store } from '../../lib/store/index.js';
+import { localAuth } from './auth.js';
+import { client } from './http.js';
+
+/** The api app over a store and a Temporal port, with local auth and a started change feed. */
+export async function apiUnderTest(store: Store, workflows: Workflows) {
+  const auth = localAuth();
+  const changes = new ChangeFeed(store);
+  await changes.start();
+  const log = pino({ level: 'silent' });
+  const app = createApiApp({ store, authenticate: auth.authenticate, workflows, deployableRuntimes: ['local'], log, changes });
+  return { app, call: client(app), token: auth.token, authenticate: auth.authenticate, changes, log, close: () => changes.close() };
+}
