@@ -7,7 +7,7 @@ import type { Store } from '../lib/store/index.js';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 /**
- * `Idempotency-Key` on POSTs that create or start work (DESIGN.md §5): the first request
+ * `Idempotency-Key` on POSTs that create or start work (architecture.md, Contracts): the first request
  * under a key owns it; a repeat gets the first answer (`Idempotent-Replayed: true`), a
  * concurrent repeat `409`, and a different request under the same key `409`. Answers of
  * 5xx free the key so the client can retry.

@@ -3,7 +3,7 @@ import { customCtx, customMutation, customQuery } from 'convex-helpers/server/cu
 import { internalMutation as rawInternalMutation, mutation as rawMutation, query as rawQuery } from './_generated/server.js';
 
 // The only file that imports Convex's raw function builders. Every public function is one of
-// the wrappers below, so none can forget to check who is calling (STYLE.md, Convex).
+// the wrappers below, so none can forget to check who is calling.
 
 /** The codes a caller of the store sees (they map one to one onto `AppError` codes). */
 export type StoreErrorCode = 'not_found' | 'conflict' | 'validation_failed';

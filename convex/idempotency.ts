@@ -2,7 +2,7 @@ import { v } from 'convex/values';
 import type { QueryCtx } from './_generated/server.js';
 import { serviceMutation } from './functions.js';
 
-// Idempotency-Key records (DESIGN.md §5). Answers travel as JSON text (see schema.ts).
+// Idempotency-Key records (architecture.md, Contracts). Answers travel as JSON text (see schema.ts).
 
 const record = (db: QueryCtx['db'], ownerId: string, key: string) =>
   db.query('idempotencyRecords').withIndex('by_ownerId_key', (q) => q.eq('ownerId', ownerId).eq('key', key)).unique();

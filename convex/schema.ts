@@ -3,7 +3,7 @@ import { v, type Infer } from 'convex/values';
 import { literals } from 'convex-helpers/validators';
 import { AgentStatus, DeploymentStatus, DeployStep, Runtime, StepLogEntry, Tier } from '../lib/contracts/index.js';
 
-// The state store on Convex: the whole model of DESIGN.md §4, with the same semantics as the
+// The state store on Convex: the whole data model (docs/architecture.md, Invariants), with the same semantics as the
 // SQL tables. Our own ids (`agt_…`, `dep_…`) live in their own fields, looked up by index;
 // Convex's `_id` never leaves this folder. Times are epoch milliseconds. Enumerations come
 // from the zod contracts, so the two stores cannot drift apart.
@@ -97,7 +97,7 @@ export const deploymentFile = v.object({
   text: v.string(),
 });
 
-/** What is known about a secret: never its value (DESIGN.md §4). */
+/** What is known about a secret: never its value (architecture.md, Invariants). */
 export const secretMetadata = v.object({
   ownerId: v.string(),
   agentId: v.string(),

@@ -4,7 +4,7 @@ import { iso, ownedAgent } from './model.js';
 import type { SecretMetadataDoc } from './schema.js';
 
 // Secret metadata: that a secret was set, under which name and how often. The value goes to
-// the runtime provider and nowhere else (DESIGN.md §4); no table or argument here has room for it.
+// the runtime provider and nowhere else (architecture.md, Invariants); no table or argument here has room for it.
 
 const secretMetadataOut = v.object({ agentId: v.string(), name: v.string(), version: v.number(), updatedAt: v.string() });
 const toSecretMetadata = (d: SecretMetadataDoc) => ({ agentId: d.agentId, name: d.name, version: d.version, updatedAt: iso(d.updatedAt) });

@@ -19,7 +19,7 @@ export const User = z.object({
 });
 export type User = z.infer<typeof User>;
 
-/** Secret metadata: a secret's name and version, never its value (DESIGN.md §4). */
+/** Secret metadata: a secret's name and version, never its value (architecture.md, Invariants). */
 export const SecretMetadata = z.strictObject({
   agentId: z.string(),
   name: z.string(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Stable error codes (DESIGN.md §5). Clients branch on these, never on messages. */
+/** Stable error codes (architecture.md, Contracts). Clients branch on these, never on messages. */
 export const ErrorCode = z.enum([
   'unauthorized',
   'forbidden',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** invoke/v1 request body (DESIGN.md §5). */
+/** invoke/v1 request body (architecture.md, Contracts). */
 export const InvokeBody = z.strictObject({
   input: z.unknown(),
   sessionId: z.string().min(1).max(256).optional(),

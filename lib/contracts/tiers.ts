@@ -7,7 +7,7 @@ export type Tier = z.infer<typeof Tier>;
 export interface TierLimits {
   /** Agents an owner may have at once; null means unlimited. */
   agents: number | null;
-  /** Runtimes open to the tier (local is open to all: DESIGN.md §8). */
+  /** Runtimes open to the tier (local is open to all). */
   runtimes: readonly Runtime[];
   /** Invocations per billing period; null means by contract. */
   requestsPerPeriod: number | null;
@@ -15,7 +15,7 @@ export interface TierLimits {
   telemetryRetentionDays: number;
 }
 
-/** DESIGN.md §8, tiers v1. AgentCore on pro is an add-on, not part of the tier. */
+/** Tiers v1. AgentCore on pro is an add-on, not part of the tier. */
 export const TIER_LIMITS: Record<Tier, TierLimits> = {
   free: { agents: 1, runtimes: ['local', 'cloudflare'], requestsPerPeriod: 10_000, telemetryRetentionDays: 7 },
   starter: { agents: 5, runtimes: ['local', 'cloudflare'], requestsPerPeriod: 100_000, telemetryRetentionDays: 30 },

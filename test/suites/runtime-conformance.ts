@@ -1,4 +1,4 @@
-// The Runtime Provider conformance suite (DESIGN.md §7): the same tests for every adapter.
+// The Runtime Provider conformance suite (architecture.md, Runtimes): the same tests for every adapter.
 // Every provider runs it: `local` against real workerd (runtime-local/runtime.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles } from '../../lib/build/bundle.js';
