@@ -28,14 +28,28 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must be deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code must be deterministic: no Node built-ins.',
+          })),
           patterns: [
             {
               group: ['**/activities', '**/activities/**'],
               allowTypeImports: true,
               message: 'Workflows import activity types only (import type), through proxyActivities.',
             },
-            { group: ['**/lib/store/**', '**/lib/runtime/**', '**/lib/auth/**', 'pg', '@electric-sql/*', 'miniflare', 'esbuild'], message: 'Side effects belong in activities.' },
+            {
+              group: [
+                '**/lib/store/**',
+                '**/lib/runtime/**',
+                '**/lib/auth/**',
+                'pg',
+                '@electric-sql/*',
+                'miniflare',
+                'esbuild',
+              ],
+              message: 'Side effects belong in activities.',
+            },
           ],
         },
       ],

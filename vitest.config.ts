@@ -12,7 +12,14 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', sequence: { groupOrder: 0 }, include: ['{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          sequence: { groupOrder: 0 },
+          include: ['{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts'],
+        },
+      },
       {
         extends: true,
         test: {
@@ -24,7 +31,17 @@ export default defineConfig({
         },
       },
       // After the others (groupOrder), alone: it starts whole platforms on fixed ports.
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/global-bundle.ts'], testTimeout: 120_000, hookTimeout: 120_000, sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/global-bundle.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

@@ -28,9 +28,22 @@ afterAll(async () => store?.close());
 async function deploymentOf(source: FilesSource) {
   const ownerId = newId('usr');
   await store.ensureUser(ownerId, new Date());
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'agent', runtime: 'local', now: new Date() });
+  const agent = await store.createAgent({
+    id: newId('agt'),
+    ownerId,
+    name: 'agent',
+    runtime: 'local',
+    now: new Date(),
+  });
   const deploymentId = newId('dep');
-  await store.createDeployment({ id: deploymentId, ownerId, agentId: agent.id, workflowId: deployWorkflowId(deploymentId), source, now: new Date() });
+  await store.createDeployment({
+    id: deploymentId,
+    ownerId,
+    agentId: agent.id,
+    workflowId: deployWorkflowId(deploymentId),
+    source,
+    now: new Date(),
+  });
   return { ownerId, agentId: agent.id, deploymentId };
 }
 

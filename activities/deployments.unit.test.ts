@@ -27,9 +27,22 @@ afterAll(async () => store?.close());
 async function queuedDeployment() {
   const ownerId = newId('usr');
   await store.ensureUser(ownerId, new Date());
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'agent', runtime: 'local', now: new Date() });
+  const agent = await store.createAgent({
+    id: newId('agt'),
+    ownerId,
+    name: 'agent',
+    runtime: 'local',
+    now: new Date(),
+  });
   const deploymentId = newId('dep');
-  await store.createDeployment({ id: deploymentId, ownerId, agentId: agent.id, workflowId: deployWorkflowId(deploymentId), source: echoVersion('v1'), now: new Date() });
+  await store.createDeployment({
+    id: deploymentId,
+    ownerId,
+    agentId: agent.id,
+    workflowId: deployWorkflowId(deploymentId),
+    source: echoVersion('v1'),
+    now: new Date(),
+  });
   return { ownerId, agentId: agent.id, deploymentId };
 }
 
@@ -52,18 +65,31 @@ describe('deployment activities, run twice', () => {
   it('transitionDeployment: a repeat changes nothing, a move backwards is refused for good', async () => {
     const ref = await queuedDeployment();
     await run(activities.startDeployment, { ...ref, runtime: 'local', now: at() });
-    const input = { ...ref, to: 'deploying' as const, step: 'bundle' as const, artifactDigest: 'sha256:abc', now: at() };
+    const input = {
+      ...ref,
+      to: 'deploying' as const,
+      step: 'bundle' as const,
+      artifactDigest: 'sha256:abc',
+      now: at(),
+    };
     expect(await run(activities.transitionDeployment, input)).toEqual({ status: 'deploying' });
     expect(await run(activities.transitionDeployment, input)).toEqual({ status: 'deploying' });
     const deployment = await store.getDeployment(ref.ownerId, ref.deploymentId);
     expect(deployment.steps.map((s) => s.step)).toEqual(['validate', 'bundle']);
     expect(deployment.artifactDigest).toBe('sha256:abc');
-    await expectPermanent(run(activities.transitionDeployment, { ...ref, to: 'building', now: at() }), PermanentFailure.DeploymentConflict);
+    await expectPermanent(
+      run(activities.transitionDeployment, { ...ref, to: 'building', now: at() }),
+      PermanentFailure.DeploymentConflict,
+    );
   });
 
   it('recordStep: the same entry is logged once', async () => {
     const ref = await queuedDeployment();
-    const input = { ...ref, entry: { step: 'create_version' as const, status: 'succeeded' as const, at: at() }, providerRef: 'v-1' };
+    const input = {
+      ...ref,
+      entry: { step: 'create_version' as const, status: 'succeeded' as const, at: at() },
+      providerRef: 'v-1',
+    };
     await run(activities.recordStep, input);
     expect(await run(activities.recordStep, input)).toEqual({ recordedAt: input.entry.at });
     const deployment = await store.getDeployment(ref.ownerId, ref.deploymentId);
@@ -85,8 +111,18 @@ describe('deployment activities, run twice', () => {
 
   it('readServing: reads the same answer every time', async () => {
     const ref = await queuedDeployment();
-    await run(activities.recordStep, { ...ref, entry: { step: 'create_version', status: 'succeeded', at: at() }, providerRef: 'ref-1' });
-    await run(activities.switchActive, { ownerId: ref.ownerId, agentId: ref.agentId, expected: null, next: ref.deploymentId, now: at() });
+    await run(activities.recordStep, {
+      ...ref,
+      entry: { step: 'create_version', status: 'succeeded', at: at() },
+      providerRef: 'ref-1',
+    });
+    await run(activities.switchActive, {
+      ownerId: ref.ownerId,
+      agentId: ref.agentId,
+      expected: null,
+      next: ref.deploymentId,
+      now: at(),
+    });
     const expected = { deploymentId: ref.deploymentId, runtime: 'local', versionRef: 'ref-1' };
     expect(await run(activities.readServing, ref)).toEqual(expected);
     expect(await run(activities.readServing, ref)).toEqual(expected);
@@ -94,8 +130,14 @@ describe('deployment activities, run twice', () => {
 
   it('fails for good on what retrying cannot fix: another owner, an unconfigured runtime', async () => {
     const ref = await queuedDeployment();
-    await expectPermanent(run(activities.startDeployment, { ...ref, runtime: 'cloudflare', now: at() }), PermanentFailure.RuntimeUnavailable);
-    await expectPermanent(run(activities.startDeployment, { ...ref, ownerId: 'usr_other', runtime: 'local', now: at() }), PermanentFailure.NotFound);
+    await expectPermanent(
+      run(activities.startDeployment, { ...ref, runtime: 'cloudflare', now: at() }),
+      PermanentFailure.RuntimeUnavailable,
+    );
+    await expectPermanent(
+      run(activities.startDeployment, { ...ref, ownerId: 'usr_other', runtime: 'local', now: at() }),
+      PermanentFailure.NotFound,
+    );
     expect((await store.getDeployment(ref.ownerId, ref.deploymentId)).status).toBe('queued');
   });
 });

@@ -32,12 +32,24 @@ afterAll(async () => runtime?.close());
 
 async function version(source = echoVersion('v1')) {
   const agentId = newId('agt');
-  const input = { ownerId: 'usr_x', agentId, deploymentId: newId('dep'), runtime: 'local' as const, artifactDigest: await artifacts.put(await bundleFiles(source)) };
+  const input = {
+    ownerId: 'usr_x',
+    agentId,
+    deploymentId: newId('dep'),
+    runtime: 'local' as const,
+    artifactDigest: await artifacts.put(await bundleFiles(source)),
+  };
   return { agentId, input };
 }
 
 async function invokeVersion(versionRef: string) {
-  const res = await provider.invoke({ versionRef, body: '{"input":1}', sessionId: 's', accept: 'application/json', requestId: 'r' });
+  const res = await provider.invoke({
+    versionRef,
+    body: '{"input":1}',
+    sessionId: 's',
+    accept: 'application/json',
+    requestId: 'r',
+  });
   return (JSON.parse(await res.text()) as { output: { version: string } }).output.version;
 }
 
@@ -73,9 +85,15 @@ describe('runtime activities, run twice', () => {
     const unhealthy = await run(activities.healthCheck, { runtime: 'local', versionRef }).catch((e: unknown) => e);
     expect(unhealthy).toBeInstanceOf(ApplicationFailure);
     expect(unhealthy).toMatchObject({ nonRetryable: false, type: RetryableFailure.HealthCheckFailed });
-    const stolen = await run(activities.activateVersion, { runtime: 'local', agentId: newId('agt'), versionRef }).catch((e: unknown) => e);
+    const stolen = await run(activities.activateVersion, { runtime: 'local', agentId: newId('agt'), versionRef }).catch(
+      (e: unknown) => e,
+    );
     expect(stolen).toMatchObject({ nonRetryable: true, type: PermanentFailure.VersionNotFound });
-    const nowhere = await run(activities.activateVersion, { runtime: 'cloudflare', agentId: 'agt_x', versionRef }).catch((e: unknown) => e);
+    const nowhere = await run(activities.activateVersion, {
+      runtime: 'cloudflare',
+      agentId: 'agt_x',
+      versionRef,
+    }).catch((e: unknown) => e);
     expect(nowhere).toMatchObject({ nonRetryable: true, type: PermanentFailure.RuntimeUnavailable });
   });
 });

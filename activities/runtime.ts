@@ -50,7 +50,10 @@ export function createRuntimeActivities(deps: RuntimeActivityDeps) {
   const provider = (runtime: Runtime): RuntimeProvider => {
     const p = deps.providers[runtime];
     if (!p) {
-      throw ApplicationFailure.nonRetryable(`the ${runtime} runtime is not configured on this platform`, PermanentFailure.RuntimeUnavailable);
+      throw ApplicationFailure.nonRetryable(
+        `the ${runtime} runtime is not configured on this platform`,
+        PermanentFailure.RuntimeUnavailable,
+      );
     }
     return p;
   };
@@ -73,13 +76,17 @@ export function createRuntimeActivities(deps: RuntimeActivityDeps) {
 
     /** Makes the version the one the runtime serves for the agent. */
     async activateVersion(input: VersionInput): Promise<VersionResult> {
-      await providerCall(() => provider(input.runtime).activateVersion({ agentId: input.agentId, versionRef: input.versionRef }));
+      await providerCall(() =>
+        provider(input.runtime).activateVersion({ agentId: input.agentId, versionRef: input.versionRef }),
+      );
       return { versionRef: input.versionRef };
     },
 
     /** Deletes the version (a compensation); deleting a deleted one succeeds. */
     async removeVersion(input: VersionInput): Promise<VersionResult> {
-      await providerCall(() => provider(input.runtime).removeVersion({ agentId: input.agentId, versionRef: input.versionRef }));
+      await providerCall(() =>
+        provider(input.runtime).removeVersion({ agentId: input.agentId, versionRef: input.versionRef }),
+      );
       return { versionRef: input.versionRef };
     },
   };

@@ -15,7 +15,10 @@ import { eventRoutes } from './routes/events.js';
  */
 export function createApiApp(deps: ApiDeps) {
   const user = new Hono<AuthedEnv>()
-    .use('*', requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date())))
+    .use(
+      '*',
+      requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date())),
+    )
     .route('/agents', agentRoutes(deps))
     .route('/', deploymentRoutes(deps))
     .route('/events', eventRoutes(deps));

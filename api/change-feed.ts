@@ -15,7 +15,9 @@ export class ChangeFeed {
 
   async start(): Promise<void> {
     this.stop = await this.store.watchChanges((change) => {
-      const targets = isReset(change) ? [...this.byOwner.values()].flatMap((s) => [...s]) : [...(this.byOwner.get(change.ownerId) ?? [])];
+      const targets = isReset(change)
+        ? [...this.byOwner.values()].flatMap((s) => [...s])
+        : [...(this.byOwner.get(change.ownerId) ?? [])];
       for (const listener of targets) listener(change);
     });
   }

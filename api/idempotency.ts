@@ -16,17 +16,23 @@ export function idempotency(store: Store) {
   return createMiddleware<AuthedEnv>(async (c, next) => {
     const key = c.req.header('idempotency-key');
     if (key === undefined) return next();
-    if (!KEY_PATTERN.test(key)) throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 printable ASCII characters');
+    if (!KEY_PATTERN.test(key))
+      throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 printable ASCII characters');
     const ownerId = c.get('userId');
-    const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.path}\n`).update(await c.req.text()).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(`${c.req.method} ${c.req.path}\n`)
+      .update(await c.req.text())
+      .digest('hex');
 
     const begin = await store.beginIdempotent({ ownerId, key, requestHash, now: new Date() });
     if (begin.state === 'done') {
       c.header('Idempotent-Replayed', 'true');
       return c.json(begin.body as object, begin.status as 200);
     }
-    if (begin.state === 'in_progress') throw new AppError('conflict', 'a request with this Idempotency-Key is still in progress');
-    if (begin.state === 'mismatch') throw new AppError('conflict', 'this Idempotency-Key was used for a different request');
+    if (begin.state === 'in_progress')
+      throw new AppError('conflict', 'a request with this Idempotency-Key is still in progress');
+    if (begin.state === 'mismatch')
+      throw new AppError('conflict', 'this Idempotency-Key was used for a different request');
 
     try {
       await next();

@@ -55,9 +55,21 @@ export async function startDeployment(
   const id = newId('dep');
   return recordThenStart(deps, 'deploy', {
     record: () =>
-      store.createDeployment({ id, ownerId: input.ownerId, agentId: agent.id, workflowId: deployWorkflowId(id), source: input.source, now: new Date() }),
+      store.createDeployment({
+        id,
+        ownerId: input.ownerId,
+        agentId: agent.id,
+        workflowId: deployWorkflowId(id),
+        source: input.source,
+        now: new Date(),
+      }),
     start: async (deployment) => {
-      await deps.workflows.startDeploy({ deploymentId: deployment.id, agentId: agent.id, ownerId: input.ownerId, runtime: agent.runtime });
+      await deps.workflows.startDeploy({
+        deploymentId: deployment.id,
+        agentId: agent.id,
+        ownerId: input.ownerId,
+        runtime: agent.runtime,
+      });
     },
     undo: (deployment) =>
       store.transitionDeployment({

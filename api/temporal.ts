@@ -20,7 +20,10 @@ const QUERY_TIMEOUT_MS = 2000;
 /** How long a start may take before the api gives up and tells the client to retry. */
 const START_TIMEOUT_MS = 10_000;
 
-export function temporalWorkflows(client: Client, opts: { taskQueue?: string; startTimeoutMs?: number } = {}): Workflows {
+export function temporalWorkflows(
+  client: Client,
+  opts: { taskQueue?: string; startTimeoutMs?: number } = {},
+): Workflows {
   const taskQueue = opts.taskQueue ?? DEPLOY_TASK_QUEUE;
   return {
     async startDeploy(input) {

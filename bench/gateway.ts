@@ -21,10 +21,18 @@ try {
   const token = await platform.token('bench');
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const api = async <T>(method: string, path: string, body?: unknown) =>
-    (await (await fetch(`${platform.apiUrl}${path}`, { method, headers: auth, body: body === undefined ? null : JSON.stringify(body) })).json()) as T;
+    (await (
+      await fetch(`${platform.apiUrl}${path}`, {
+        method,
+        headers: auth,
+        body: body === undefined ? null : JSON.stringify(body),
+      })
+    ).json()) as T;
 
   const agent = await api<Agent>('POST', '/v1/agents', { name: 'bench-echo', runtime: 'local' });
-  const { deploymentId } = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, { source: echoVersion('bench') });
+  const { deploymentId } = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, {
+    source: echoVersion('bench'),
+  });
   let deployment: Deployment;
   for (;;) {
     deployment = await api<Deployment>('GET', `/v1/deployments/${deploymentId}`);
@@ -35,14 +43,25 @@ try {
   // The workerd URL of the live version, from the local runtime's control API.
   const controlToken = readFileSync(join(platform.dataDir, 'runtime', 'control-token'), 'utf8').trim();
   const endpoint = (await (
-    await fetch(`http://127.0.0.1:${platform.ports.runtime}/versions/${encodeURIComponent(deployment.providerRef!)}/endpoint`, {
-      headers: { authorization: `Bearer ${controlToken}` },
-    })
+    await fetch(
+      `http://127.0.0.1:${platform.ports.runtime}/versions/${encodeURIComponent(deployment.providerRef!)}/endpoint`,
+      {
+        headers: { authorization: `Bearer ${controlToken}` },
+      },
+    )
   ).json()) as { url: string };
 
   const targets = {
-    direct: { url: new URL('/invocations', endpoint.url).toString(), headers: { 'content-type': 'application/json', 'x-webhost-session-id': 'bench' }, body: JSON.stringify({ input: 'hello' }) },
-    gateway: { url: `${platform.gatewayUrl}/v1/agents/${agent.id}/invoke`, headers: auth, body: JSON.stringify({ input: 'hello', sessionId: 'bench' }) },
+    direct: {
+      url: new URL('/invocations', endpoint.url).toString(),
+      headers: { 'content-type': 'application/json', 'x-webhost-session-id': 'bench' },
+      body: JSON.stringify({ input: 'hello' }),
+    },
+    gateway: {
+      url: `${platform.gatewayUrl}/v1/agents/${agent.id}/invoke`,
+      headers: auth,
+      body: JSON.stringify({ input: 'hello', sessionId: 'bench' }),
+    },
   };
 
   // Sanity: both answer 200 with the same agent output.
@@ -64,10 +83,18 @@ try {
     }
     return times.sort((a, b) => a - b);
   }
-  const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  const pct = (sorted: number[], p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
   async function load(t: Target, duration: number) {
-    return autocannon({ url: t.url, method: 'POST', headers: t.headers, body: t.body, connections: CONNECTIONS, duration });
+    return autocannon({
+      url: t.url,
+      method: 'POST',
+      headers: t.headers,
+      body: t.body,
+      connections: CONNECTIONS,
+      duration,
+    });
   }
 
   console.log(`\nwarming up…`);
@@ -83,13 +110,28 @@ try {
   // Two interleaved rounds, so drift on a shared 2-core machine hits both sides alike.
   console.log(`throughput at ${CONNECTIONS} connections (2 interleaved rounds of ${DURATION_S} s each)…`);
   const rounds: { direct: autocannon.Result; gateway: autocannon.Result }[] = [];
-  for (let i = 0; i < 2; i++) rounds.push({ direct: await load(targets.direct, DURATION_S), gateway: await load(targets.gateway, DURATION_S) });
-  const mean = (side: 'direct' | 'gateway', f: (r: autocannon.Result) => number) => rounds.reduce((n, r) => n + f(r[side]), 0) / rounds.length;
-  const loadDirect = { rps: mean('direct', (r) => r.requests.average), p50: mean('direct', (r) => r.latency.p50), p99: mean('direct', (r) => r.latency.p99) };
-  const loadGateway = { rps: mean('gateway', (r) => r.requests.average), p50: mean('gateway', (r) => r.latency.p50), p99: mean('gateway', (r) => r.latency.p99) };
-  const errors = rounds.reduce((n, r) => n + r.direct.errors + r.direct.non2xx + r.gateway.errors + r.gateway.non2xx, 0);
+  for (let i = 0; i < 2; i++)
+    rounds.push({ direct: await load(targets.direct, DURATION_S), gateway: await load(targets.gateway, DURATION_S) });
+  const mean = (side: 'direct' | 'gateway', f: (r: autocannon.Result) => number) =>
+    rounds.reduce((n, r) => n + f(r[side]), 0) / rounds.length;
+  const loadDirect = {
+    rps: mean('direct', (r) => r.requests.average),
+    p50: mean('direct', (r) => r.latency.p50),
+    p99: mean('direct', (r) => r.latency.p99),
+  };
+  const loadGateway = {
+    rps: mean('gateway', (r) => r.requests.average),
+    p50: mean('gateway', (r) => r.latency.p50),
+    p99: mean('gateway', (r) => r.latency.p99),
+  };
+  const errors = rounds.reduce(
+    (n, r) => n + r.direct.errors + r.direct.non2xx + r.gateway.errors + r.gateway.non2xx,
+    0,
+  );
   for (const [i, r] of rounds.entries()) {
-    console.log(`  round ${i + 1}: direct ${r.direct.requests.average.toFixed(0)} req/s, gateway ${r.gateway.requests.average.toFixed(0)} req/s (${((r.gateway.requests.average / r.direct.requests.average) * 100).toFixed(1)} %)`);
+    console.log(
+      `  round ${i + 1}: direct ${r.direct.requests.average.toFixed(0)} req/s, gateway ${r.gateway.requests.average.toFixed(0)} req/s (${((r.gateway.requests.average / r.direct.requests.average) * 100).toFixed(1)} %)`,
+    );
   }
 
   const ms = (v: number) => `${v.toFixed(3)} ms`;
@@ -97,9 +139,24 @@ try {
     ['', 'direct (workerd)', 'gateway', 'added / ratio'],
     ['c=1 p50', ms(pct(seqDirect, 50)), ms(pct(seqGateway, 50)), ms(pct(seqGateway, 50) - pct(seqDirect, 50))],
     ['c=1 p99', ms(pct(seqDirect, 99)), ms(pct(seqGateway, 99)), ms(pct(seqGateway, 99) - pct(seqDirect, 99))],
-    [`c=${CONNECTIONS} req/s`, loadDirect.rps.toFixed(0), loadGateway.rps.toFixed(0), `${((loadGateway.rps / loadDirect.rps) * 100).toFixed(1)} % of direct`],
-    [`c=${CONNECTIONS} p50`, `${loadDirect.p50.toFixed(1)} ms`, `${loadGateway.p50.toFixed(1)} ms`, `${(loadGateway.p50 - loadDirect.p50).toFixed(1)} ms`],
-    [`c=${CONNECTIONS} p99`, `${loadDirect.p99.toFixed(1)} ms`, `${loadGateway.p99.toFixed(1)} ms`, `${(loadGateway.p99 - loadDirect.p99).toFixed(1)} ms`],
+    [
+      `c=${CONNECTIONS} req/s`,
+      loadDirect.rps.toFixed(0),
+      loadGateway.rps.toFixed(0),
+      `${((loadGateway.rps / loadDirect.rps) * 100).toFixed(1)} % of direct`,
+    ],
+    [
+      `c=${CONNECTIONS} p50`,
+      `${loadDirect.p50.toFixed(1)} ms`,
+      `${loadGateway.p50.toFixed(1)} ms`,
+      `${(loadGateway.p50 - loadDirect.p50).toFixed(1)} ms`,
+    ],
+    [
+      `c=${CONNECTIONS} p99`,
+      `${loadDirect.p99.toFixed(1)} ms`,
+      `${loadGateway.p99.toFixed(1)} ms`,
+      `${(loadGateway.p99 - loadDirect.p99).toFixed(1)} ms`,
+    ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\ngateway benchmark (${new Date().toISOString()}, node ${process.version}, errors/non-2xx: ${errors})`);

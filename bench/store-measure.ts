@@ -30,9 +30,22 @@ export async function measure(
   // Agents with one live deployment each, so telemetry has somewhere to go.
   const agents: { agentId: string; deploymentId: string }[] = [];
   for (let i = 0; i < 10; i++) {
-    const agent = await store.createAgent({ id: newId('agt'), ownerId: owner, name: `bench-${i}`, runtime: 'local', now });
+    const agent = await store.createAgent({
+      id: newId('agt'),
+      ownerId: owner,
+      name: `bench-${i}`,
+      runtime: 'local',
+      now,
+    });
     const deploymentId = newId('dep');
-    await store.createDeployment({ id: deploymentId, ownerId: owner, agentId: agent.id, workflowId: `deploy-${deploymentId}`, source: { type: 'files', entry: 'i.js', files: { 'i.js': 'x' } }, now });
+    await store.createDeployment({
+      id: deploymentId,
+      ownerId: owner,
+      agentId: agent.id,
+      workflowId: `deploy-${deploymentId}`,
+      source: { type: 'files', entry: 'i.js', files: { 'i.js': 'x' } },
+      now,
+    });
     await store.transitionDeployment({ ownerId: owner, deploymentId, to: 'failed', now });
     agents.push({ agentId: agent.id, deploymentId });
   }
@@ -43,7 +56,12 @@ export async function measure(
     // Grow the deployments table to `size` rows (bulk seed: the measured part is the reads).
     const missing = size - deploymentRows;
     if (missing > 0) {
-      await seedDeployments(agents.map((a) => a.agentId), owner, missing, deploymentRows);
+      await seedDeployments(
+        agents.map((a) => a.agentId),
+        owner,
+        missing,
+        deploymentRows,
+      );
       deploymentRows = size;
     }
     // Grow raw telemetry to `size` rows through the port, timing the ingestion.
@@ -66,21 +84,36 @@ export async function measure(
     telemetryRows = size;
 
     let t = performance.now();
-    for (let i = 0; i < opts.reads; i++) await store.listDeployments(owner, agents[i % agents.length]!.agentId, { limit: 20 });
+    for (let i = 0; i < opts.reads; i++)
+      await store.listDeployments(owner, agents[i % agents.length]!.agentId, { limit: 20 });
     const listPerSec = opts.reads / ((performance.now() - t) / 1000);
     t = performance.now();
     for (let i = 0; i < opts.reads; i++) await store.getDeployment(owner, agents[i % agents.length]!.deploymentId);
     const getPerSec = opts.reads / ((performance.now() - t) / 1000);
-    results.push({ adapter, rows: size, ingestEventsPerSec: toIngest / ingestSeconds, listByAgentPerSec: listPerSec, getByIdPerSec: getPerSec });
+    results.push({
+      adapter,
+      rows: size,
+      ingestEventsPerSec: toIngest / ingestSeconds,
+      listByAgentPerSec: listPerSec,
+      getByIdPerSec: getPerSec,
+    });
     console.log(`  ${adapter} at ${size} rows done`);
   }
   return results;
 }
 
-
 export function printTable(rows: Row[]): void {
   const header = ['adapter', 'rows', 'ingest events/s', 'list by agent/s', 'get by id/s'];
-  const table = [header, ...rows.map((r) => [r.adapter, String(r.rows), r.ingestEventsPerSec.toFixed(0), r.listByAgentPerSec.toFixed(0), r.getByIdPerSec.toFixed(0)])];
+  const table = [
+    header,
+    ...rows.map((r) => [
+      r.adapter,
+      String(r.rows),
+      r.ingestEventsPerSec.toFixed(0),
+      r.listByAgentPerSec.toFixed(0),
+      r.getByIdPerSec.toFixed(0),
+    ]),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   console.log('');
   for (const r of table) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));

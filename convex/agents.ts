@@ -19,9 +19,25 @@ export const create = serviceMutation({
   returns: agentOut,
   handler: async (ctx, { agentId, ownerId, name, runtime, now }) => {
     if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
-    if (await ctx.db.query('agents').withIndex('by_agentId', (q) => q.eq('agentId', agentId)).first()) fail('conflict', 'an agent with this id already exists');
+    if (
+      await ctx.db
+        .query('agents')
+        .withIndex('by_agentId', (q) => q.eq('agentId', agentId))
+        .first()
+    )
+      fail('conflict', 'an agent with this id already exists');
     if (await nameTaken(ctx.db, ownerId, name)) fail('conflict', `an agent named "${name}" already exists`);
-    const agent: AgentDoc = { agentId, ownerId, name, runtime, status: 'active', activeDeploymentId: null, createdAt: now, updatedAt: now, deletedAt: null };
+    const agent: AgentDoc = {
+      agentId,
+      ownerId,
+      name,
+      runtime,
+      status: 'active',
+      activeDeploymentId: null,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    };
     await ctx.db.insert('agents', agent);
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
     return toAgent(agent);
@@ -70,7 +86,8 @@ export const remove = serviceMutation({
   returns: agentOut,
   handler: async (ctx, { ownerId, agentId, now }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
-    if (await inFlightDeployment(ctx.db, agentId)) fail('conflict', 'a deployment of this agent is in progress; try again when it has finished');
+    if (await inFlightDeployment(ctx.db, agentId))
+      fail('conflict', 'a deployment of this agent is in progress; try again when it has finished');
     const deleted = { status: 'deleted', deletedAt: now, updatedAt: now } as const;
     await ctx.db.patch(agent._id, deleted);
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
@@ -83,12 +100,22 @@ export const remove = serviceMutation({
  * moves only to a deployment of the same agent and owner.
  */
 export const switchActive = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), expected: v.nullable(v.string()), next: v.nullable(v.string()), now: v.number() },
+  args: {
+    ownerId: v.string(),
+    agentId: v.string(),
+    expected: v.nullable(v.string()),
+    next: v.nullable(v.string()),
+    now: v.number(),
+  },
   returns: v.boolean(),
   handler: async (ctx, { ownerId, agentId, expected, next, now }) => {
     if (next !== null) {
-      const target = await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', next)).unique();
-      if (target === null || target.agentId !== agentId || target.ownerId !== ownerId) fail('not_found', 'deployment not found');
+      const target = await ctx.db
+        .query('deployments')
+        .withIndex('by_deploymentId', (q) => q.eq('deploymentId', next))
+        .unique();
+      if (target === null || target.agentId !== agentId || target.ownerId !== ownerId)
+        fail('not_found', 'deployment not found');
     }
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
     if (agent.activeDeploymentId !== expected) return false;
@@ -109,10 +136,17 @@ export const servingTarget = serviceQuery({
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
     const active = agent.activeDeploymentId;
     const serving =
-      active === null ? null : await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', active)).unique();
+      active === null
+        ? null
+        : await ctx.db
+            .query('deployments')
+            .withIndex('by_deploymentId', (q) => q.eq('deploymentId', active))
+            .unique();
     return {
       agent: toAgent(agent),
-      deployment: serving?.providerRef ? { id: serving.deploymentId, runtime: serving.runtime, providerRef: serving.providerRef } : null,
+      deployment: serving?.providerRef
+        ? { id: serving.deploymentId, runtime: serving.runtime, providerRef: serving.providerRef }
+        : null,
     };
   },
 });

@@ -5,7 +5,14 @@ import type { ApiKeyDoc } from './schema.js';
 
 // API keys are kept as a hash and a display prefix; the hash is looked up, never returned.
 
-const apiKeyOut = v.object({ id: v.string(), ownerId: v.string(), name: v.string(), prefix: v.string(), createdAt: v.string(), revokedAt: v.nullable(v.string()) });
+const apiKeyOut = v.object({
+  id: v.string(),
+  ownerId: v.string(),
+  name: v.string(),
+  prefix: v.string(),
+  createdAt: v.string(),
+  revokedAt: v.nullable(v.string()),
+});
 const toApiKey = (d: ApiKeyDoc) => ({
   id: d.keyId,
   ownerId: d.ownerId,
@@ -16,11 +23,30 @@ const toApiKey = (d: ApiKeyDoc) => ({
 });
 
 export const create = serviceMutation({
-  args: { keyId: v.string(), ownerId: v.string(), name: v.string(), prefix: v.string(), hash: v.string(), now: v.number() },
+  args: {
+    keyId: v.string(),
+    ownerId: v.string(),
+    name: v.string(),
+    prefix: v.string(),
+    hash: v.string(),
+    now: v.number(),
+  },
   returns: apiKeyOut,
   handler: async (ctx, { keyId, ownerId, name, prefix, hash, now }) => {
-    if (await ctx.db.query('apiKeys').withIndex('by_keyId', (q) => q.eq('keyId', keyId)).first()) fail('conflict', 'an API key with this id already exists');
-    if (await ctx.db.query('apiKeys').withIndex('by_hash', (q) => q.eq('hash', hash)).first()) fail('conflict', 'an API key with this hash already exists');
+    if (
+      await ctx.db
+        .query('apiKeys')
+        .withIndex('by_keyId', (q) => q.eq('keyId', keyId))
+        .first()
+    )
+      fail('conflict', 'an API key with this id already exists');
+    if (
+      await ctx.db
+        .query('apiKeys')
+        .withIndex('by_hash', (q) => q.eq('hash', hash))
+        .first()
+    )
+      fail('conflict', 'an API key with this hash already exists');
     const key: ApiKeyDoc = { keyId, ownerId, name, prefix, hash, createdAt: now, revokedAt: null };
     await ctx.db.insert('apiKeys', key);
     return toApiKey(key);
@@ -31,7 +57,13 @@ export const create = serviceMutation({
 export const list = serviceQuery({
   args: { ownerId: v.string() },
   returns: v.array(apiKeyOut),
-  handler: async (ctx, { ownerId }) => (await ctx.db.query('apiKeys').withIndex('by_ownerId', (q) => q.eq('ownerId', ownerId)).collect()).map(toApiKey),
+  handler: async (ctx, { ownerId }) =>
+    (
+      await ctx.db
+        .query('apiKeys')
+        .withIndex('by_ownerId', (q) => q.eq('ownerId', ownerId))
+        .collect()
+    ).map(toApiKey),
 });
 
 /** Revoking a revoked key changes nothing: it keeps the time it was first revoked. */
@@ -39,7 +71,10 @@ export const revoke = serviceMutation({
   args: { ownerId: v.string(), keyId: v.string(), now: v.number() },
   returns: apiKeyOut,
   handler: async (ctx, { ownerId, keyId, now }) => {
-    const key = await ctx.db.query('apiKeys').withIndex('by_keyId', (q) => q.eq('keyId', keyId)).unique();
+    const key = await ctx.db
+      .query('apiKeys')
+      .withIndex('by_keyId', (q) => q.eq('keyId', keyId))
+      .unique();
     if (key === null || key.ownerId !== ownerId) fail('not_found', 'API key not found');
     if (key.revokedAt !== null) return toApiKey(key);
     await ctx.db.patch(key._id, { revokedAt: now });
@@ -52,7 +87,10 @@ export const findByHash = serviceQuery({
   args: { hash: v.string() },
   returns: v.nullable(v.object({ id: v.string(), ownerId: v.string() })),
   handler: async (ctx, { hash }) => {
-    const key = await ctx.db.query('apiKeys').withIndex('by_hash', (q) => q.eq('hash', hash)).unique();
+    const key = await ctx.db
+      .query('apiKeys')
+      .withIndex('by_hash', (q) => q.eq('hash', hash))
+      .unique();
     return key === null || key.revokedAt !== null ? null : { id: key.keyId, ownerId: key.ownerId };
   },
 });

@@ -18,7 +18,11 @@ export const append = serviceMutation({
   },
   returns: v.null(),
   handler: async (ctx, { now, ...entry }) => {
-    const last = await ctx.db.query('auditLog').withIndex('by_ownerId_seq', (q) => q.eq('ownerId', entry.ownerId)).order('desc').first();
+    const last = await ctx.db
+      .query('auditLog')
+      .withIndex('by_ownerId_seq', (q) => q.eq('ownerId', entry.ownerId))
+      .order('desc')
+      .first();
     await ctx.db.insert('auditLog', { ...entry, seq: (last?.seq ?? 0) + 1, at: now });
     return null;
   },
@@ -31,7 +35,9 @@ export const list = serviceQuery({
   handler: async (ctx, { ownerId, limit, before }) => {
     const rows = await ctx.db
       .query('auditLog')
-      .withIndex('by_ownerId_seq', (q) => (before === undefined ? q.eq('ownerId', ownerId) : q.eq('ownerId', ownerId).lt('seq', before)))
+      .withIndex('by_ownerId_seq', (q) =>
+        before === undefined ? q.eq('ownerId', ownerId) : q.eq('ownerId', ownerId).lt('seq', before),
+      )
       .order('desc')
       .take(limit + 1);
     const items = rows.slice(0, limit);

@@ -4,12 +4,16 @@ import { fail, serviceMutation, serviceQuery } from './functions.js';
 import { billingPeriodOut, findUser, toBillingPeriod } from './model.js';
 
 const periodRow = (db: QueryCtx['db'], ownerId: string, period: string) =>
-  db.query('billingPeriods').withIndex('by_ownerId_period', (q) => q.eq('ownerId', ownerId).eq('period', period)).unique();
+  db
+    .query('billingPeriods')
+    .withIndex('by_ownerId_period', (q) => q.eq('ownerId', ownerId).eq('period', period))
+    .unique();
 
 export const getPeriod = serviceQuery({
   args: { ownerId: v.string(), period: v.string() },
   returns: billingPeriodOut,
-  handler: async (ctx, { ownerId, period }) => toBillingPeriod(ownerId, period, await periodRow(ctx.db, ownerId, period)),
+  handler: async (ctx, { ownerId, period }) =>
+    toBillingPeriod(ownerId, period, await periodRow(ctx.db, ownerId, period)),
 });
 
 /** Freezes the period's totals from its usage; closing a closed period changes nothing. */
@@ -21,14 +25,25 @@ export const closePeriod = serviceMutation({
     const existing = await periodRow(ctx.db, ownerId, period);
     if (existing?.status === 'closed') return { period: toBillingPeriod(ownerId, period, existing), closedNow: false };
     const totals = { requests: 0, errors: 0, durationMs: 0, inputBytes: 0, outputBytes: 0 };
-    for (const row of await ctx.db.query('usage').withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period)).collect()) {
+    for (const row of await ctx.db
+      .query('usage')
+      .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period))
+      .collect()) {
       totals.requests += row.requests;
       totals.errors += row.errors;
       totals.durationMs += row.durationMs;
       totals.inputBytes += row.inputBytes;
       totals.outputBytes += row.outputBytes;
     }
-    const closed = { ownerId, period, status: 'closed' as const, totals, usageReportId: null, closedAt: now, reportedAt: null };
+    const closed = {
+      ownerId,
+      period,
+      status: 'closed' as const,
+      totals,
+      usageReportId: null,
+      closedAt: now,
+      reportedAt: null,
+    };
     if (existing) await ctx.db.patch(existing._id, closed);
     else await ctx.db.insert('billingPeriods', closed);
     return { period: toBillingPeriod(ownerId, period, closed), closedNow: true };
@@ -53,7 +68,10 @@ export const recordWebhookEvent = serviceMutation({
   args: { provider: v.string(), eventId: v.string(), eventName: v.string(), now: v.number() },
   returns: v.boolean(),
   handler: async (ctx, { provider, eventId, eventName, now }) => {
-    const seen = await ctx.db.query('webhookEvents').withIndex('by_provider_eventId', (q) => q.eq('provider', provider).eq('eventId', eventId)).first();
+    const seen = await ctx.db
+      .query('webhookEvents')
+      .withIndex('by_provider_eventId', (q) => q.eq('provider', provider).eq('eventId', eventId))
+      .first();
     if (seen) return false;
     await ctx.db.insert('webhookEvents', { provider, eventId, eventName, receivedAt: now });
     return true;

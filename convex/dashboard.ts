@@ -1,7 +1,21 @@
 import { paginationOptsValidator, paginationResultValidator } from 'convex/server';
 import { v } from 'convex/values';
 import { fail, ownerQuery } from './functions.js';
-import { agentOut, auditEntryOut, billingPeriodOut, deploymentOut, findUser, ownedAgent, ownedDeployment, periodUsageOut, toAgent, toAuditEntry, toBillingPeriod, toDeployment, toPeriodUsage } from './model.js';
+import {
+  agentOut,
+  auditEntryOut,
+  billingPeriodOut,
+  deploymentOut,
+  findUser,
+  ownedAgent,
+  ownedDeployment,
+  periodUsageOut,
+  toAgent,
+  toAuditEntry,
+  toBillingPeriod,
+  toDeployment,
+  toPeriodUsage,
+} from './model.js';
 import { billingState, tier } from './schema.js';
 
 // The dashboard's live queries (`convexQuery(api.dashboard.x, args)` in TanStack Query). The
@@ -48,9 +62,12 @@ export const usage = ownerQuery({
   args: { period: v.string() },
   returns: v.array(periodUsageOut),
   handler: async (ctx, { period }) =>
-    (await ctx.db.query('usage').withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ctx.ownerId).eq('period', period)).collect()).map(
-      toPeriodUsage,
-    ),
+    (
+      await ctx.db
+        .query('usage')
+        .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ctx.ownerId).eq('period', period))
+        .collect()
+    ).map(toPeriodUsage),
 });
 
 /** The owner's tier and subscription, and the state of one billing period. */
@@ -60,7 +77,10 @@ export const billing = ownerQuery({
   handler: async (ctx, { period }) => {
     const user = await findUser(ctx.db, ctx.ownerId);
     if (user === null) fail('not_found', 'user not found');
-    const row = await ctx.db.query('billingPeriods').withIndex('by_ownerId_period', (q) => q.eq('ownerId', ctx.ownerId).eq('period', period)).unique();
+    const row = await ctx.db
+      .query('billingPeriods')
+      .withIndex('by_ownerId_period', (q) => q.eq('ownerId', ctx.ownerId).eq('period', period))
+      .unique();
     return { tier: user.tier, billing: user.billing, period: toBillingPeriod(ctx.ownerId, period, row) };
   },
 });

@@ -22,7 +22,17 @@ async function seedOwner(t: TestBackend, ownerId: string, suffix: string) {
       createdAt: at,
       updatedAt: at,
     });
-    const agent: AgentDoc = { agentId, ownerId, name: 'hello', runtime: 'local', status: 'active', activeDeploymentId: deploymentId, createdAt: at, updatedAt: at, deletedAt: null };
+    const agent: AgentDoc = {
+      agentId,
+      ownerId,
+      name: 'hello',
+      runtime: 'local',
+      status: 'active',
+      activeDeploymentId: deploymentId,
+      createdAt: at,
+      updatedAt: at,
+      deletedAt: null,
+    };
     await ctx.db.insert('agents', agent);
     const deployment: DeploymentDoc = {
       deploymentId,
@@ -43,8 +53,26 @@ async function seedOwner(t: TestBackend, ownerId: string, suffix: string) {
       finishedAt: at,
     };
     await ctx.db.insert('deployments', deployment);
-    await ctx.db.insert('usage', { ownerId, period: '2026-11', runtime: 'local', requests: 3, errors: 1, durationMs: 30, inputBytes: 300, outputBytes: 600 });
-    await ctx.db.insert('auditLog', { ownerId, seq: 1, actor: ownerId, action: 'agent.created', targetType: 'agent', targetId: agentId, details: null, at });
+    await ctx.db.insert('usage', {
+      ownerId,
+      period: '2026-11',
+      runtime: 'local',
+      requests: 3,
+      errors: 1,
+      durationMs: 30,
+      inputBytes: 300,
+      outputBytes: 600,
+    });
+    await ctx.db.insert('auditLog', {
+      ownerId,
+      seq: 1,
+      actor: ownerId,
+      action: 'agent.created',
+      targetType: 'agent',
+      targetId: agentId,
+      details: null,
+      at,
+    });
   });
   return { agentId, deploymentId };
 }
@@ -62,17 +90,32 @@ describe('dashboard queries', () => {
 
   it('throw without a signed-in user, never answering empty', async () => {
     await expect(t.query(api.dashboard.agents, page)).rejects.toMatchObject({ data: { code: 'unauthorized' } });
-    await expect(t.query(api.dashboard.deployments, { agentId: mine.agentId, ...page })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
-    await expect(t.query(api.dashboard.deployment, { deploymentId: mine.deploymentId })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
-    await expect(t.query(api.dashboard.usage, { period: '2026-11' })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
-    await expect(t.query(api.dashboard.billing, { period: '2026-11' })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
+    await expect(t.query(api.dashboard.deployments, { agentId: mine.agentId, ...page })).rejects.toMatchObject({
+      data: { code: 'unauthorized' },
+    });
+    await expect(t.query(api.dashboard.deployment, { deploymentId: mine.deploymentId })).rejects.toMatchObject({
+      data: { code: 'unauthorized' },
+    });
+    await expect(t.query(api.dashboard.usage, { period: '2026-11' })).rejects.toMatchObject({
+      data: { code: 'unauthorized' },
+    });
+    await expect(t.query(api.dashboard.billing, { period: '2026-11' })).rejects.toMatchObject({
+      data: { code: 'unauthorized' },
+    });
     await expect(t.query(api.dashboard.audit, page)).rejects.toMatchObject({ data: { code: 'unauthorized' } });
   });
 
   it('show the signed-in owner what is theirs', async () => {
     const asAlice = t.withIdentity({ subject: alice });
     const agents = await asAlice.query(api.dashboard.agents, page);
-    expect(agents.page).toEqual([expect.objectContaining({ id: mine.agentId, ownerId: alice, activeDeploymentId: mine.deploymentId, createdAt: '2026-11-03T00:00:00.000Z' })]);
+    expect(agents.page).toEqual([
+      expect.objectContaining({
+        id: mine.agentId,
+        ownerId: alice,
+        activeDeploymentId: mine.deploymentId,
+        createdAt: '2026-11-03T00:00:00.000Z',
+      }),
+    ]);
     expect(agents.isDone).toBe(true);
     const deployments = await asAlice.query(api.dashboard.deployments, { agentId: mine.agentId, ...page });
     expect(deployments.page.map((d) => d.id)).toEqual([mine.deploymentId]);
@@ -82,27 +125,44 @@ describe('dashboard queries', () => {
       finishedAt: '2026-11-03T00:00:00.000Z',
     });
     expect(await asAlice.query(api.dashboard.usage, { period: '2026-11' })).toEqual([
-      { ownerId: alice, period: '2026-11', runtime: 'local', requests: 3, errors: 1, durationMs: 30, inputBytes: 300, outputBytes: 600 },
+      {
+        ownerId: alice,
+        period: '2026-11',
+        runtime: 'local',
+        requests: 3,
+        errors: 1,
+        durationMs: 30,
+        inputBytes: 300,
+        outputBytes: 600,
+      },
     ]);
     expect(await asAlice.query(api.dashboard.billing, { period: '2026-11' })).toMatchObject({
       tier: 'starter',
       billing: { customerId: 'cus_a', status: 'active' },
       period: { ownerId: alice, period: '2026-11', status: 'open', totals: null },
     });
-    expect((await asAlice.query(api.dashboard.audit, page)).page).toEqual([expect.objectContaining({ ownerId: alice, action: 'agent.created', targetId: mine.agentId })]);
+    expect((await asAlice.query(api.dashboard.audit, page)).page).toEqual([
+      expect.objectContaining({ ownerId: alice, action: 'agent.created', targetId: mine.agentId }),
+    ]);
   });
 
   it('never show another owner’s agents, deployments, usage or audit log', async () => {
     const asAlice = t.withIdentity({ subject: alice });
     expect((await asAlice.query(api.dashboard.agents, page)).page.map((a) => a.ownerId)).toEqual([alice]);
-    await expect(asAlice.query(api.dashboard.deployments, { agentId: theirs.agentId, ...page })).rejects.toMatchObject({ data: { code: 'not_found' } });
-    await expect(asAlice.query(api.dashboard.deployment, { deploymentId: theirs.deploymentId })).rejects.toMatchObject({ data: { code: 'not_found' } });
+    await expect(asAlice.query(api.dashboard.deployments, { agentId: theirs.agentId, ...page })).rejects.toMatchObject({
+      data: { code: 'not_found' },
+    });
+    await expect(asAlice.query(api.dashboard.deployment, { deploymentId: theirs.deploymentId })).rejects.toMatchObject({
+      data: { code: 'not_found' },
+    });
     expect((await asAlice.query(api.dashboard.usage, { period: '2026-11' })).map((u) => u.ownerId)).toEqual([alice]);
     expect((await asAlice.query(api.dashboard.audit, page)).page.map((e) => e.ownerId)).toEqual([alice]);
     // a signed-in user the store has never seen owns nothing
     const asStranger = t.withIdentity({ subject: 'user_stranger' });
     expect((await asStranger.query(api.dashboard.agents, page)).page).toEqual([]);
-    await expect(asStranger.query(api.dashboard.billing, { period: '2026-11' })).rejects.toMatchObject({ data: { code: 'not_found' } });
+    await expect(asStranger.query(api.dashboard.billing, { period: '2026-11' })).rejects.toMatchObject({
+      data: { code: 'not_found' },
+    });
   });
 });
 
@@ -115,11 +175,19 @@ describe('service functions', () => {
     const t = newTestBackend();
     const { agentId } = await seedOwner(t, alice, 'a');
     vi.stubEnv('WEBHOST_SERVICE_SECRET', 'right');
-    await expect(t.query(api.agents.get, { secret: 'right', ownerId: alice, agentId })).resolves.toMatchObject({ id: agentId });
-    await expect(t.query(api.agents.get, { secret: 'wrong', ownerId: alice, agentId })).rejects.toThrow(/service secret/);
-    await expect(t.mutation(api.agents.rename, { secret: 'righ', ownerId: alice, agentId, name: 'taken-over', now: Date.now() })).rejects.toThrow(/service secret/);
+    await expect(t.query(api.agents.get, { secret: 'right', ownerId: alice, agentId })).resolves.toMatchObject({
+      id: agentId,
+    });
+    await expect(t.query(api.agents.get, { secret: 'wrong', ownerId: alice, agentId })).rejects.toThrow(
+      /service secret/,
+    );
+    await expect(
+      t.mutation(api.agents.rename, { secret: 'righ', ownerId: alice, agentId, name: 'taken-over', now: Date.now() }),
+    ).rejects.toThrow(/service secret/);
     // a signed-in dashboard user is not a service
-    await expect(t.withIdentity({ subject: alice }).query(api.agents.get, { secret: '', ownerId: alice, agentId })).rejects.toThrow(/service secret/);
+    await expect(
+      t.withIdentity({ subject: alice }).query(api.agents.get, { secret: '', ownerId: alice, agentId }),
+    ).rejects.toThrow(/service secret/);
     vi.stubEnv('WEBHOST_SERVICE_SECRET', undefined);
     await expect(t.query(api.agents.get, { secret: '', ownerId: alice, agentId })).rejects.toThrow(/service secret/);
     expect(await t.run(async (ctx) => (await ctx.db.query('agents').collect()).map((a) => a.name))).toEqual(['hello']);
@@ -128,6 +196,12 @@ describe('service functions', () => {
 
 describe('schema', () => {
   it('has no field a secret value could be kept in', () => {
-    expect(Object.keys(schema.tables.secretMetadata.validator.fields).sort()).toEqual(['agentId', 'name', 'ownerId', 'updatedAt', 'version']);
+    expect(Object.keys(schema.tables.secretMetadata.validator.fields).sort()).toEqual([
+      'agentId',
+      'name',
+      'ownerId',
+      'updatedAt',
+      'version',
+    ]);
   });
 });

@@ -14,7 +14,7 @@ const FILE_PART_CHARS = 256 * 1024;
 /** Splits text into parts, never between the two halves of a surrogate pair. */
 function splitText(text: string): string[] {
   const parts: string[] = [];
-  for (let start = 0; start < text.length || parts.length === 0; ) {
+  for (let start = 0; start < text.length || parts.length === 0;) {
     let end = Math.min(start + FILE_PART_CHARS, text.length);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
@@ -27,7 +27,10 @@ function splitText(text: string): string[] {
 /** The agent's deployment that is queued, building or deploying, if any: there is at most one. */
 export async function inFlightDeployment(db: QueryCtx['db'], agentId: string): Promise<DeploymentDoc | null> {
   for (const status of IN_FLIGHT_STATUSES) {
-    const found = await db.query('deployments').withIndex('by_agentId_status', (q) => q.eq('agentId', agentId).eq('status', status)).first();
+    const found = await db
+      .query('deployments')
+      .withIndex('by_agentId_status', (q) => q.eq('agentId', agentId).eq('status', status))
+      .first();
     if (found) return found;
   }
   return null;
@@ -36,7 +39,8 @@ export async function inFlightDeployment(db: QueryCtx['db'], agentId: string): P
 /** Appends a step log entry unless the very same entry is there already (a retried activity). */
 function withStep(steps: StepLogEntryDoc[], entry: StepLogEntryDoc | null): StepLogEntryDoc[] {
   if (entry === null) return steps;
-  const same = (s: StepLogEntryDoc) => s.step === entry.step && s.status === entry.status && s.at === entry.at && s.message === entry.message;
+  const same = (s: StepLogEntryDoc) =>
+    s.step === entry.step && s.status === entry.status && s.at === entry.at && s.message === entry.message;
   return steps.some(same) ? steps : [...steps, entry];
 }
 
@@ -59,11 +63,21 @@ export const create = serviceMutation({
   returns: deploymentOut,
   handler: async (ctx, { deploymentId, ownerId, agentId, workflowId, source, now }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
-    if (await inFlightDeployment(ctx.db, agentId)) fail('conflict', 'a deployment of this agent is already in progress; wait for it to finish');
-    if (await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId)).first()) {
+    if (await inFlightDeployment(ctx.db, agentId))
+      fail('conflict', 'a deployment of this agent is already in progress; wait for it to finish');
+    if (
+      await ctx.db
+        .query('deployments')
+        .withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId))
+        .first()
+    ) {
       fail('conflict', 'a deployment with this id already exists');
     }
-    const latest = await ctx.db.query('deployments').withIndex('by_agentId_version', (q) => q.eq('agentId', agentId)).order('desc').first();
+    const latest = await ctx.db
+      .query('deployments')
+      .withIndex('by_agentId_version', (q) => q.eq('agentId', agentId))
+      .order('desc')
+      .first();
     const deployment: DeploymentDoc = {
       deploymentId,
       agentId,
@@ -84,7 +98,8 @@ export const create = serviceMutation({
     };
     await ctx.db.insert('deployments', deployment);
     for (const { path, text } of source.files) {
-      for (const [part, chunk] of splitText(text).entries()) await ctx.db.insert('deploymentFiles', { deploymentId, path, part, text: chunk });
+      for (const [part, chunk] of splitText(text).entries())
+        await ctx.db.insert('deploymentFiles', { deploymentId, path, part, text: chunk });
     }
     await recordChange(ctx, { ownerId, kind: 'deployment', id: deploymentId, serving: false });
     return toDeployment(deployment);
@@ -104,7 +119,9 @@ export const source = serviceQuery({
     const deployment = await ownedDeployment(ctx.db, ownerId, deploymentId);
     const files: { path: string; text: string }[] = [];
     // in path, then part order: consecutive parts of one path join into its text
-    for await (const part of ctx.db.query('deploymentFiles').withIndex('by_deploymentId_path_part', (q) => q.eq('deploymentId', deploymentId))) {
+    for await (const part of ctx.db
+      .query('deploymentFiles')
+      .withIndex('by_deploymentId_path_part', (q) => q.eq('deploymentId', deploymentId))) {
       const last = files.at(-1);
       if (last?.path === part.path) last.text += part.text;
       else files.push({ path: part.path, text: part.text });
@@ -121,7 +138,9 @@ export const list = serviceQuery({
     await ownedAgent(ctx.db, ownerId, agentId);
     const rows = await ctx.db
       .query('deployments')
-      .withIndex('by_agentId_version', (q) => (before === undefined ? q.eq('agentId', agentId) : q.eq('agentId', agentId).lt('version', before)))
+      .withIndex('by_agentId_version', (q) =>
+        before === undefined ? q.eq('agentId', agentId) : q.eq('agentId', agentId).lt('version', before),
+      )
       .order('desc')
       .take(limit + 1);
     const items = rows.slice(0, limit);

@@ -1,6 +1,10 @@
 import { ConvexError, v } from 'convex/values';
 import { customCtx, customMutation, customQuery } from 'convex-helpers/server/customFunctions';
-import { internalMutation as rawInternalMutation, mutation as rawMutation, query as rawQuery } from './_generated/server.js';
+import {
+  internalMutation as rawInternalMutation,
+  mutation as rawMutation,
+  query as rawQuery,
+} from './_generated/server.js';
 
 // The only file that imports Convex's raw function builders. Every public function is one of
 // the wrappers below, so none can forget to check who is calling.
@@ -20,7 +24,8 @@ export function fail(code: StoreErrorCode, message: string): never {
  */
 function checkServiceSecret(secret: string): void {
   const expected = process.env.WEBHOST_SERVICE_SECRET;
-  if (!expected || !equalInConstantTime(secret, expected)) throw new Error('service secret does not match WEBHOST_SERVICE_SECRET');
+  if (!expected || !equalInConstantTime(secret, expected))
+    throw new Error('service secret does not match WEBHOST_SERVICE_SECRET');
 }
 
 /** Compares without stopping at the first difference, so timing does not leak the secret. */

@@ -5,7 +5,10 @@ import { serviceMutation } from './functions.js';
 // Idempotency-Key records (architecture.md, Contracts). Answers travel as JSON text (see schema.ts).
 
 const record = (db: QueryCtx['db'], ownerId: string, key: string) =>
-  db.query('idempotencyRecords').withIndex('by_ownerId_key', (q) => q.eq('ownerId', ownerId).eq('key', key)).unique();
+  db
+    .query('idempotencyRecords')
+    .withIndex('by_ownerId_key', (q) => q.eq('ownerId', ownerId).eq('key', key))
+    .unique();
 
 /** The first request under a key owns it: of concurrent ones exactly one is answered `new`. */
 export const begin = serviceMutation({
@@ -19,7 +22,14 @@ export const begin = serviceMutation({
   handler: async (ctx, { ownerId, key, requestHash, now }) => {
     const existing = await record(ctx.db, ownerId, key);
     if (existing === null) {
-      await ctx.db.insert('idempotencyRecords', { ownerId, key, requestHash, status: null, body: null, createdAt: now });
+      await ctx.db.insert('idempotencyRecords', {
+        ownerId,
+        key,
+        requestHash,
+        status: null,
+        body: null,
+        createdAt: now,
+      });
       return { state: 'new' as const };
     }
     if (existing.requestHash !== requestHash) return { state: 'mismatch' as const };

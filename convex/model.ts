@@ -2,7 +2,20 @@ import { v, type Infer } from 'convex/values';
 import type { Doc } from './_generated/dataModel.js';
 import type { MutationCtx, QueryCtx } from './_generated/server.js';
 import { fail } from './functions.js';
-import { agentStatus, billingState, deploymentStatus, runtime, stepLogEntry, tier, usageTotals, type AgentDoc, type BillingPeriodDoc, type ChangeDoc, type DeploymentDoc, type UsageDoc } from './schema.js';
+import {
+  agentStatus,
+  billingState,
+  deploymentStatus,
+  runtime,
+  stepLogEntry,
+  tier,
+  usageTotals,
+  type AgentDoc,
+  type BillingPeriodDoc,
+  type ChangeDoc,
+  type DeploymentDoc,
+  type UsageDoc,
+} from './schema.js';
 
 // What functions answer: the domain shapes of lib/contracts (ISO times, our own ids), so
 // `ConvexStore` and the dashboard read the same objects the SQL store returns. Lookups that
@@ -71,7 +84,13 @@ export const toDeployment = (d: DeploymentDoc): DeploymentOut => ({
   finishedAt: isoOrNull(d.finishedAt),
 });
 
-export const userOut = v.object({ id: v.string(), tier, defaultRuntime: runtime, billing: billingState, createdAt: v.string() });
+export const userOut = v.object({
+  id: v.string(),
+  tier,
+  defaultRuntime: runtime,
+  billing: billingState,
+  createdAt: v.string(),
+});
 
 export const periodUsageOut = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });
 export const toPeriodUsage = (d: UsageDoc): Infer<typeof periodUsageOut> => ({
@@ -95,9 +114,20 @@ export const billingPeriodOut = v.object({
 });
 
 /** A period without a row has not been closed: it is open and has no frozen totals yet. */
-export function toBillingPeriod(ownerId: string, period: string, d: BillingPeriodDoc | null): Infer<typeof billingPeriodOut> {
+export function toBillingPeriod(
+  ownerId: string,
+  period: string,
+  d: BillingPeriodDoc | null,
+): Infer<typeof billingPeriodOut> {
   if (d === null) return { ownerId, period, status: 'open', totals: null, usageReportId: null, closedAt: null };
-  return { ownerId, period, status: d.status, totals: d.totals, usageReportId: d.usageReportId, closedAt: isoOrNull(d.closedAt) };
+  return {
+    ownerId,
+    period,
+    status: d.status,
+    totals: d.totals,
+    usageReportId: d.usageReportId,
+    closedAt: isoOrNull(d.closedAt),
+  };
 }
 
 export const auditEntryOut = v.object({
@@ -125,19 +155,28 @@ export const toAuditEntry = (d: Doc<'auditLog'>): Infer<typeof auditEntryOut> =>
 type Reader = QueryCtx['db'];
 
 export async function findUser(db: Reader, userId: string): Promise<Doc<'users'> | null> {
-  return db.query('users').withIndex('by_userId', (q) => q.eq('userId', userId)).unique();
+  return db
+    .query('users')
+    .withIndex('by_userId', (q) => q.eq('userId', userId))
+    .unique();
 }
 
 /** The owner's agent, unless it does not exist, is someone else's, or was deleted: all `not_found`. */
 export async function ownedAgent(db: Reader, ownerId: string, agentId: string): Promise<Doc<'agents'>> {
-  const agent = await db.query('agents').withIndex('by_agentId', (q) => q.eq('agentId', agentId)).unique();
+  const agent = await db
+    .query('agents')
+    .withIndex('by_agentId', (q) => q.eq('agentId', agentId))
+    .unique();
   if (agent === null || agent.ownerId !== ownerId || agent.status !== 'active') fail('not_found', 'agent not found');
   return agent;
 }
 
 /** The owner's deployment, whatever became of its agent; another owner's is `not_found`. */
 export async function ownedDeployment(db: Reader, ownerId: string, deploymentId: string): Promise<Doc<'deployments'>> {
-  const deployment = await db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId)).unique();
+  const deployment = await db
+    .query('deployments')
+    .withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId))
+    .unique();
   if (deployment === null || deployment.ownerId !== ownerId) fail('not_found', 'deployment not found');
   return deployment;
 }

@@ -150,7 +150,12 @@ export const billingPeriod = v.object({
 });
 export type BillingPeriodDoc = Infer<typeof billingPeriod>;
 
-export const webhookEvent = v.object({ provider: v.string(), eventId: v.string(), eventName: v.string(), receivedAt: v.number() });
+export const webhookEvent = v.object({
+  provider: v.string(),
+  eventId: v.string(),
+  eventName: v.string(),
+  receivedAt: v.number(),
+});
 
 /** The answer is JSON text: its keys are the caller's and need not be Convex field names. */
 export const idempotencyRecord = v.object({

@@ -6,8 +6,18 @@ import type { SecretMetadataDoc } from './schema.js';
 // Secret metadata: that a secret was set, under which name and how often. The value goes to
 // the runtime provider and nowhere else (architecture.md, Invariants); no table or argument here has room for it.
 
-const secretMetadataOut = v.object({ agentId: v.string(), name: v.string(), version: v.number(), updatedAt: v.string() });
-const toSecretMetadata = (d: SecretMetadataDoc) => ({ agentId: d.agentId, name: d.name, version: d.version, updatedAt: iso(d.updatedAt) });
+const secretMetadataOut = v.object({
+  agentId: v.string(),
+  name: v.string(),
+  version: v.number(),
+  updatedAt: v.string(),
+});
+const toSecretMetadata = (d: SecretMetadataDoc) => ({
+  agentId: d.agentId,
+  name: d.name,
+  version: d.version,
+  updatedAt: iso(d.updatedAt),
+});
 
 /** Records that a secret was set: creates it at version 1 or bumps its version. */
 export const put = serviceMutation({
@@ -15,7 +25,10 @@ export const put = serviceMutation({
   returns: secretMetadataOut,
   handler: async (ctx, { ownerId, agentId, name, now }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
-    const existing = await ctx.db.query('secretMetadata').withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name)).unique();
+    const existing = await ctx.db
+      .query('secretMetadata')
+      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name))
+      .unique();
     if (existing === null) {
       const created: SecretMetadataDoc = { ownerId, agentId, name, version: 1, updatedAt: now };
       await ctx.db.insert('secretMetadata', created);
@@ -33,7 +46,10 @@ export const list = serviceQuery({
   returns: v.array(secretMetadataOut),
   handler: async (ctx, { ownerId, agentId }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
-    const rows = await ctx.db.query('secretMetadata').withIndex('by_agentId_name', (q) => q.eq('agentId', agentId)).collect();
+    const rows = await ctx.db
+      .query('secretMetadata')
+      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId))
+      .collect();
     return rows.map(toSecretMetadata);
   },
 });
@@ -43,7 +59,10 @@ export const remove = serviceMutation({
   returns: v.null(),
   handler: async (ctx, { ownerId, agentId, name }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
-    const existing = await ctx.db.query('secretMetadata').withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name)).unique();
+    const existing = await ctx.db
+      .query('secretMetadata')
+      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name))
+      .unique();
     if (existing === null) fail('not_found', 'secret not found');
     await ctx.db.delete(existing._id);
     return null;

@@ -40,19 +40,37 @@ export const ingest = serviceMutation({
     agentId: v.string(),
     deploymentId: v.string(),
     events: v.array(
-      v.object({ id: v.string(), at: v.number(), kind: v.literal('request'), ok: v.boolean(), durationMs: v.number(), inputBytes: v.number(), outputBytes: v.number() }),
+      v.object({
+        id: v.string(),
+        at: v.number(),
+        kind: v.literal('request'),
+        ok: v.boolean(),
+        durationMs: v.number(),
+        inputBytes: v.number(),
+        outputBytes: v.number(),
+      }),
     ),
   },
   returns: v.object({ accepted: v.number(), duplicates: v.number() }),
   handler: async (ctx, { ownerId, agentId, deploymentId, events }) => {
-    const deployment = await ctx.db.query('deployments').withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId)).unique();
-    if (deployment === null || deployment.ownerId !== ownerId || deployment.agentId !== agentId) fail('not_found', 'deployment not found');
+    const deployment = await ctx.db
+      .query('deployments')
+      .withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId))
+      .unique();
+    if (deployment === null || deployment.ownerId !== ownerId || deployment.agentId !== agentId)
+      fail('not_found', 'deployment not found');
     const hours = new Map<number, UsageTotalsDoc>();
     const periods = new Map<string, UsageTotalsDoc>();
     let accepted = 0;
     let oldest = Infinity;
     for (const { id: eventId, ...e } of events) {
-      if (await ctx.db.query('telemetryEvents').withIndex('by_deploymentId_eventId', (q) => q.eq('deploymentId', deploymentId).eq('eventId', eventId)).first()) continue;
+      if (
+        await ctx.db
+          .query('telemetryEvents')
+          .withIndex('by_deploymentId_eventId', (q) => q.eq('deploymentId', deploymentId).eq('eventId', eventId))
+          .first()
+      )
+        continue;
       await ctx.db.insert('telemetryEvents', { eventId, ownerId, agentId, deploymentId, ...e });
       const hour = Math.floor(e.at / HOUR_MS) * HOUR_MS;
       const period = periodOf(new Date(e.at));
@@ -62,7 +80,10 @@ export const ingest = serviceMutation({
       accepted++;
     }
     for (const [hour, totals] of hours) {
-      const row = await ctx.db.query('hourlyMetrics').withIndex('by_agentId_hour', (q) => q.eq('agentId', agentId).eq('hour', hour)).unique();
+      const row = await ctx.db
+        .query('hourlyMetrics')
+        .withIndex('by_agentId_hour', (q) => q.eq('agentId', agentId).eq('hour', hour))
+        .unique();
       if (row) await ctx.db.patch(row._id, sum(row, totals));
       else await ctx.db.insert('hourlyMetrics', { ownerId, agentId, hour, ...totals });
     }
@@ -70,13 +91,16 @@ export const ingest = serviceMutation({
       const runtime = deployment.runtime;
       const row = await ctx.db
         .query('usage')
-        .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period).eq('runtime', runtime))
+        .withIndex('by_ownerId_period_runtime', (q) =>
+          q.eq('ownerId', ownerId).eq('period', period).eq('runtime', runtime),
+        )
         .unique();
       if (row) await ctx.db.patch(row._id, sum(row, totals));
       else await ctx.db.insert('usage', { ownerId, period, runtime, ...totals });
     }
     const user = await findUser(ctx.db, ownerId);
-    if (user && accepted > 0 && (user.telemetryFrom === null || oldest < user.telemetryFrom)) await ctx.db.patch(user._id, { telemetryFrom: oldest });
+    if (user && accepted > 0 && (user.telemetryFrom === null || oldest < user.telemetryFrom))
+      await ctx.db.patch(user._id, { telemetryFrom: oldest });
     return { accepted, duplicates: events.length - accepted };
   },
 });
@@ -117,7 +141,9 @@ export const listEvents = serviceQuery({
       rows.push(
         ...(await ctx.db
           .query('telemetryEvents')
-          .withIndex('by_agentId_at_eventId', (q) => q.eq('agentId', agentId).eq('at', before.at).lt('eventId', before.eventId))
+          .withIndex('by_agentId_at_eventId', (q) =>
+            q.eq('agentId', agentId).eq('at', before.at).lt('eventId', before.eventId),
+          )
           .order('desc')
           .take(limit + 1)),
       );
@@ -126,14 +152,19 @@ export const listEvents = serviceQuery({
       rows.push(
         ...(await ctx.db
           .query('telemetryEvents')
-          .withIndex('by_agentId_at_eventId', (q) => (before ? q.eq('agentId', agentId).lt('at', before.at) : q.eq('agentId', agentId)))
+          .withIndex('by_agentId_at_eventId', (q) =>
+            before ? q.eq('agentId', agentId).lt('at', before.at) : q.eq('agentId', agentId),
+          )
           .order('desc')
           .take(limit + 1 - rows.length)),
       );
     }
     const items = rows.slice(0, limit);
     const last = items.at(-1);
-    return { items: items.map(toStoredEvent), next: rows.length > limit && last ? { at: last.at, eventId: last.eventId } : null };
+    return {
+      items: items.map(toStoredEvent),
+      next: rows.length > limit && last ? { at: last.at, eventId: last.eventId } : null,
+    };
   },
 });
 
@@ -164,9 +195,12 @@ export const usage = serviceQuery({
   args: { ownerId: v.string(), period: v.string() },
   returns: v.array(periodUsageOut),
   handler: async (ctx, { ownerId, period }) =>
-    (await ctx.db.query('usage').withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period)).collect()).map(
-      toPeriodUsage,
-    ),
+    (
+      await ctx.db
+        .query('usage')
+        .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period))
+        .collect()
+    ).map(toPeriodUsage),
 });
 
 /**
@@ -180,7 +214,9 @@ export const deleteBefore = serviceMutation({
   handler: async (ctx, { tier, cutoff, limit }) => {
     const owners = await ctx.db
       .query('users')
-      .withIndex('by_tier_telemetryFrom', (q) => q.eq('tier', tier).gt('telemetryFrom', null).lt('telemetryFrom', cutoff))
+      .withIndex('by_tier_telemetryFrom', (q) =>
+        q.eq('tier', tier).gt('telemetryFrom', null).lt('telemetryFrom', cutoff),
+      )
       .take(limit);
     let deleted = 0;
     for (const owner of owners) {
@@ -191,7 +227,10 @@ export const deleteBefore = serviceMutation({
         .take(limit - deleted);
       for (const event of old) await ctx.db.delete(event._id);
       deleted += old.length;
-      const oldestLeft = await ctx.db.query('telemetryEvents').withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId)).first();
+      const oldestLeft = await ctx.db
+        .query('telemetryEvents')
+        .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId))
+        .first();
       await ctx.db.patch(owner._id, { telemetryFrom: oldestLeft?.at ?? null });
     }
     return { deleted };

@@ -4,7 +4,13 @@ import { fail, serviceMutation, serviceQuery } from './functions.js';
 import { findUser, iso, userOut } from './model.js';
 import { tier } from './schema.js';
 
-const toUser = (d: Doc<'users'>) => ({ id: d.userId, tier: d.tier, defaultRuntime: d.defaultRuntime, billing: d.billing, createdAt: iso(d.createdAt) });
+const toUser = (d: Doc<'users'>) => ({
+  id: d.userId,
+  tier: d.tier,
+  defaultRuntime: d.defaultRuntime,
+  billing: d.billing,
+  createdAt: iso(d.createdAt),
+});
 
 /** Creates the user row on first sight; later calls change nothing. */
 export const ensure = serviceMutation({

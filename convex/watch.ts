@@ -22,7 +22,11 @@ export const recent = serviceQuery({
   returns: v.array(changeOut),
   handler: async (ctx, { servingOnly }) => {
     const rows = servingOnly
-      ? await ctx.db.query('changes').withIndex('by_serving', (q) => q.eq('serving', true)).order('desc').take(CHANGE_WINDOW)
+      ? await ctx.db
+          .query('changes')
+          .withIndex('by_serving', (q) => q.eq('serving', true))
+          .order('desc')
+          .take(CHANGE_WINDOW)
       : await ctx.db.query('changes').order('desc').take(CHANGE_WINDOW);
     return rows.map((c) => ({ changeId: c._id, ownerId: c.ownerId, kind: c.kind, id: c.id }));
   },

@@ -7,6 +7,9 @@ export function createLogger(name: string): Logger {
   return pino({
     name,
     level: process.env.LOG_LEVEL ?? 'info',
-    redact: { paths: ['*.authorization', '*.headers.authorization', '*.value', '*.secret', '*.token'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.authorization', '*.headers.authorization', '*.value', '*.secret', '*.token'],
+      censor: '[redacted]',
+    },
   });
 }

@@ -43,9 +43,7 @@ export class LocalRuntimeHost {
   private readonly running = new Map<string, Promise<Running>>();
   private readonly drainTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(
-    private readonly opts: { dataDir: string; drainMs: number; log?: (msg: string) => void },
-  ) {}
+  constructor(private readonly opts: { dataDir: string; drainMs: number; log?: (msg: string) => void }) {}
 
   static versionRef(agentId: string, deploymentId: string): string {
     return `${agentId}.${deploymentId}`;
@@ -57,12 +55,19 @@ export class LocalRuntimeHost {
     for (const file of await readdir(join(this.opts.dataDir, 'agents'))) {
       const state = await this.readAgentState(file.replace(/\.json$/, ''));
       if (state.activeVersion) {
-        await this.ensureRunning(state.activeVersion).catch((err: unknown) => this.log(`could not start ${state.activeVersion}: ${String(err)}`));
+        await this.ensureRunning(state.activeVersion).catch((err: unknown) =>
+          this.log(`could not start ${state.activeVersion}: ${String(err)}`),
+        );
       }
     }
   }
 
-  async createVersion(input: { agentId: string; deploymentId: string; bundle: WorkerBundle; vars: Record<string, string> }): Promise<{ versionRef: string; url: string }> {
+  async createVersion(input: {
+    agentId: string;
+    deploymentId: string;
+    bundle: WorkerBundle;
+    vars: Record<string, string>;
+  }): Promise<{ versionRef: string; url: string }> {
     const ref = LocalRuntimeHost.versionRef(input.agentId, input.deploymentId);
     const dir = this.versionDir(ref);
     if (!existsSync(join(dir, 'meta.json'))) {
@@ -76,7 +81,10 @@ export class LocalRuntimeHost {
         agentId: input.agentId,
         deploymentId: input.deploymentId,
         mainModule: input.bundle.mainModule,
-        moduleNames: [input.bundle.mainModule, ...Object.keys(input.bundle.modules).filter((m) => m !== input.bundle.mainModule)],
+        moduleNames: [
+          input.bundle.mainModule,
+          ...Object.keys(input.bundle.modules).filter((m) => m !== input.bundle.mainModule),
+        ],
         durableObjectClasses: input.bundle.durableObjectClasses,
         vars: input.vars,
         createdAt: new Date().toISOString(),
@@ -97,7 +105,12 @@ export class LocalRuntimeHost {
 
   async activate(agentId: string, ref: string): Promise<void> {
     const meta = await this.readMeta(ref);
-    if (meta.agentId !== agentId) throw new ProviderError('permanent', `version ${ref} does not belong to agent ${agentId}`, PermanentFailure.VersionNotFound);
+    if (meta.agentId !== agentId)
+      throw new ProviderError(
+        'permanent',
+        `version ${ref} does not belong to agent ${agentId}`,
+        PermanentFailure.VersionNotFound,
+      );
     await this.ensureRunning(ref);
     const state = await this.readAgentState(agentId);
     await this.writeAgentState(agentId, { ...state, activeVersion: ref });
@@ -179,7 +192,11 @@ export class LocalRuntimeHost {
     const dir = this.versionDir(ref);
     const state = await this.readAgentState(meta.agentId);
     const modules = await Promise.all(
-      meta.moduleNames.map(async (name) => ({ type: 'ESModule' as const, path: join(dir, name), contents: await readFile(join(dir, name), 'utf8') })),
+      meta.moduleNames.map(async (name) => ({
+        type: 'ESModule' as const,
+        path: join(dir, name),
+        contents: await readFile(join(dir, name), 'utf8'),
+      })),
     );
     return {
       modules,
@@ -223,7 +240,8 @@ export class LocalRuntimeHost {
   }
 
   private versionDir(ref: string): string {
-    if (!REF_PATTERN.test(ref)) throw new ProviderError('permanent', `not a local version reference: ${ref}`, PermanentFailure.VersionNotFound);
+    if (!REF_PATTERN.test(ref))
+      throw new ProviderError('permanent', `not a local version reference: ${ref}`, PermanentFailure.VersionNotFound);
     return join(this.opts.dataDir, 'versions', ref);
   }
 
@@ -231,7 +249,8 @@ export class LocalRuntimeHost {
     try {
       return JSON.parse(await readFile(join(this.versionDir(ref), 'meta.json'), 'utf8')) as VersionMeta;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ProviderError('permanent', `version ${ref} does not exist`, PermanentFailure.VersionNotFound);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new ProviderError('permanent', `version ${ref} does not exist`, PermanentFailure.VersionNotFound);
       throw err;
     }
   }

@@ -11,7 +11,10 @@ import { startLocalRuntime } from './server.js';
 
 describeRuntimeConformance('local (workerd via Miniflare)', async () => {
   const runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')), port: 0, drainMs: 500 });
-  return { provider: new LocalProvider({ controlUrl: runtime.url, token: runtime.token }), close: () => runtime.close() };
+  return {
+    provider: new LocalProvider({ controlUrl: runtime.url, token: runtime.token }),
+    close: () => runtime.close(),
+  };
 });
 
 describe('local runtime', () => {
@@ -31,13 +34,23 @@ describe('local runtime', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'wh-rt-'));
     const agentId = newId('agt');
     const call = async (provider: LocalProvider, versionRef: string) => {
-      const res = await provider.invoke({ versionRef, body: '{"input":null}', sessionId: 'same-session', accept: 'application/json', requestId: 'r' });
+      const res = await provider.invoke({
+        versionRef,
+        body: '{"input":null}',
+        sessionId: 'same-session',
+        accept: 'application/json',
+        requestId: 'r',
+      });
       return (JSON.parse(await res.text()) as { output: { count: number } }).output.count;
     };
 
     const first = await startLocalRuntime({ dataDir, port: 0 });
     const p1 = new LocalProvider({ controlUrl: first.url, token: first.token });
-    const { versionRef } = await p1.deployVersion({ agentId, deploymentId: newId('dep'), bundle: await bundleFiles(exampleSource('counter')) });
+    const { versionRef } = await p1.deployVersion({
+      agentId,
+      deploymentId: newId('dep'),
+      bundle: await bundleFiles(exampleSource('counter')),
+    });
     await p1.activateVersion({ agentId, versionRef });
     expect(await call(p1, versionRef)).toBe(1);
     expect(await call(p1, versionRef)).toBe(2);

@@ -26,9 +26,18 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
-export async function startLocalRuntime(opts: { dataDir: string; port: number; drainMs?: number; log?: (msg: string) => void }): Promise<LocalRuntime> {
+export async function startLocalRuntime(opts: {
+  dataDir: string;
+  port: number;
+  drainMs?: number;
+  log?: (msg: string) => void;
+}): Promise<LocalRuntime> {
   const token = ensureControlToken(opts.dataDir);
-  const host = new LocalRuntimeHost({ dataDir: join(opts.dataDir, 'runtime'), drainMs: opts.drainMs ?? 30_000, ...(opts.log ? { log: opts.log } : {}) });
+  const host = new LocalRuntimeHost({
+    dataDir: join(opts.dataDir, 'runtime'),
+    drainMs: opts.drainMs ?? 30_000,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   await host.boot();
   const app = createControlApi(host, token);
   const server = await listen(app.fetch, opts.port, '127.0.0.1').catch(async (err: unknown) => {

@@ -3,4 +3,8 @@ import { buildWorkflowBundle, WORKFLOW_BUNDLE_PATH } from '../workers/workflow-b
 
 const started = Date.now();
 const built = await buildWorkflowBundle({ force: process.argv.includes('--force') });
-console.log(built ? `built the workflow bundle in ${Date.now() - started} ms: ${WORKFLOW_BUNDLE_PATH}` : `workflow bundle is up to date: ${WORKFLOW_BUNDLE_PATH}`);
+console.log(
+  built
+    ? `built the workflow bundle in ${Date.now() - started} ms: ${WORKFLOW_BUNDLE_PATH}`
+    : `workflow bundle is up to date: ${WORKFLOW_BUNDLE_PATH}`,
+);

@@ -9,7 +9,9 @@ const flat = (t: RunnerTask): RunnerTask[] => (t.type === 'suite' ? t.tasks.flat
 const tests = files.flatMap(flat).filter((t) => t.type === 'test');
 const passed = tests.filter((t) => t.result?.state === 'pass').length;
 // A file that failed outside any test (a hook, an import) counts as one failure.
-const failedOutsideTests = files.filter((f) => f.result?.state === 'fail' && !flat(f).some((t) => t.result?.state === 'fail')).length;
+const failedOutsideTests = files.filter(
+  (f) => f.result?.state === 'fail' && !flat(f).some((t) => t.result?.state === 'fail'),
+).length;
 const failed = tests.filter((t) => t.result?.state === 'fail').length + failedOutsideTests;
 const skipped = tests.filter((t) => t.mode === 'skip' || t.mode === 'todo').length;
 const unhandled = vitest?.state.getUnhandledErrors().length ?? 0;

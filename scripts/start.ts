@@ -43,7 +43,12 @@ try {
     await waitForTemporal(temporalAddress, 30_000);
   } else {
     log.info('starting Temporal dev server');
-    const dev = await startDevServer({ port: config.temporal.devPort, uiPort: config.temporal.uiPort, dbFile: join(config.dataDir, 'temporal.db'), namespace: config.temporal.namespace });
+    const dev = await startDevServer({
+      port: config.temporal.devPort,
+      uiPort: config.temporal.uiPort,
+      dbFile: join(config.dataDir, 'temporal.db'),
+      namespace: config.temporal.namespace,
+    });
     cleanups.push(dev.stop);
     temporalAddress = dev.address;
     temporalUi = dev.uiUrl;
@@ -52,7 +57,11 @@ try {
   // 2. The local runtime, in its own process so agents outlive a platform restart.
   const runtimeToken = ensureControlToken(config.dataDir);
   const runtimeUrl = `http://127.0.0.1:${config.runtimePort}`;
-  const runtime = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, '../runtime-local/main.ts')], { stdio: 'inherit', env: process.env });
+  const runtime = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve(import.meta.dirname, '../runtime-local/main.ts')],
+    { stdio: 'inherit', env: process.env },
+  );
   cleanups.push(() => stopChild(runtime));
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
   const providers = { local: new LocalProvider({ controlUrl: runtimeUrl, token: runtimeToken }) };
@@ -64,7 +73,11 @@ try {
   const authenticate = createAuthenticator(authConfig);
 
   // 4. Temporal worker.
-  const activities = createActivities({ store, providers, artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')) });
+  const activities = createActivities({
+    store,
+    providers,
+    artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
+  });
   const worker = await runDeployWorker({ address: temporalAddress, namespace: config.temporal.namespace, activities });
   worker.done.catch((err: unknown) => {
     log.error({ err }, 'Temporal worker stopped');
@@ -80,14 +93,24 @@ try {
   await changes.start();
   cleanups.push(() => changes.close());
   const api = await listen(
-    createApiApp({ store, authenticate, workflows: temporalWorkflows(client), deployableRuntimes: ['local'], log: createLogger('api'), changes }).fetch,
+    createApiApp({
+      store,
+      authenticate,
+      workflows: temporalWorkflows(client),
+      deployableRuntimes: ['local'],
+      log: createLogger('api'),
+      changes,
+    }).fetch,
     config.apiPort,
   );
   cleanups.push(api.close);
   const serving = new ServingCache(store);
   await serving.start();
   cleanups.push(() => serving.close());
-  const gateway = await listen(createGatewayApp({ serving, authenticate, providers, log: createLogger('gateway') }).fetch, config.gatewayPort);
+  const gateway = await listen(
+    createGatewayApp({ serving, authenticate, providers, log: createLogger('gateway') }).fetch,
+    config.gatewayPort,
+  );
   cleanups.push(gateway.close);
 
   console.log(
@@ -103,7 +126,9 @@ try {
       '',
     ].join('\n'),
   );
-  console.log(JSON.stringify({ event: 'platform_ready', api: api.url, gateway: gateway.url, temporal: temporalAddress }));
+  console.log(
+    JSON.stringify({ event: 'platform_ready', api: api.url, gateway: gateway.url, temporal: temporalAddress }),
+  );
 } catch (err) {
   log.error({ err }, 'platform failed to start');
   await shutdown(1);

@@ -18,7 +18,8 @@ export async function runDeployWorker(opts: {
   activities: Activities;
   taskQueue?: string;
 }): Promise<RunningWorker> {
-  if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`workflow bundle not found at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build:workflows\` first`);
+  if (!existsSync(WORKFLOW_BUNDLE_PATH))
+    throw new Error(`workflow bundle not found at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build:workflows\` first`);
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
     connection,

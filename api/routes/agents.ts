@@ -14,11 +14,20 @@ export function agentRoutes(deps: ApiDeps) {
   const { store } = deps;
   return new Hono<AuthedEnv>()
     .post('/', idempotency(store), validate('json', CreateAgentBody), async (c) => {
-      const agent = await store.createAgent({ id: newId('agt'), ownerId: c.get('userId'), now: new Date(), ...c.req.valid('json') });
+      const agent = await store.createAgent({
+        id: newId('agt'),
+        ownerId: c.get('userId'),
+        now: new Date(),
+        ...c.req.valid('json'),
+      });
       return c.json(agent, 201);
     })
-    .get('/', validate('query', PageQuery), async (c) => c.json(await store.listAgents(c.get('userId'), c.req.valid('query'))))
-    .get('/:agentId', validate('param', AgentParam), async (c) => c.json(await store.getAgent(c.get('userId'), c.req.valid('param').agentId)))
+    .get('/', validate('query', PageQuery), async (c) =>
+      c.json(await store.listAgents(c.get('userId'), c.req.valid('query'))),
+    )
+    .get('/:agentId', validate('param', AgentParam), async (c) =>
+      c.json(await store.getAgent(c.get('userId'), c.req.valid('param').agentId)),
+    )
     .patch('/:agentId', validate('param', AgentParam), validate('json', UpdateAgentBody), async (c) => {
       const { agentId } = c.req.valid('param');
       const body = c.req.valid('json');
@@ -29,7 +38,11 @@ export function agentRoutes(deps: ApiDeps) {
       return c.json(agent);
     })
     .delete('/:agentId', validate('param', AgentParam), async (c) => {
-      const agent = await store.deleteAgent({ ownerId: c.get('userId'), agentId: c.req.valid('param').agentId, now: new Date() });
+      const agent = await store.deleteAgent({
+        ownerId: c.get('userId'),
+        agentId: c.req.valid('param').agentId,
+        now: new Date(),
+      });
       return c.json(agent);
     });
 }

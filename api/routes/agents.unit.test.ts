@@ -30,7 +30,8 @@ async function createAgent(token = alice, body: Record<string, unknown> = {}) {
   expect(res.status).toBe(201);
   return (await res.json()) as Agent;
 }
-const list = async (token: string, query = '') => (await (await api.call('GET', `/v1/agents${query}`, { token })).json()) as Page<Agent>;
+const list = async (token: string, query = '') =>
+  (await (await api.call('GET', `/v1/agents${query}`, { token })).json()) as Page<Agent>;
 
 describe('agents: happy', () => {
   it('creates, reads, lists, renames and deletes an agent', async () => {
@@ -38,12 +39,20 @@ describe('agents: happy', () => {
     const created = await api.call('POST', '/v1/agents', { token: alice, body: { name, runtime: 'local' } });
     expect(created.status).toBe(201);
     const agent = (await created.json()) as Agent;
-    expect(agent).toMatchObject({ name, runtime: 'local', status: 'active', activeDeploymentId: null, ownerId: 'alice' });
+    expect(agent).toMatchObject({
+      name,
+      runtime: 'local',
+      status: 'active',
+      activeDeploymentId: null,
+      ownerId: 'alice',
+    });
     expect(agent.id).toMatch(/^agt_/);
 
     expect(await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()).toEqual(agent);
     expect((await list(alice)).items.map((a) => a.id)).toContain(agent.id);
-    const renamed = (await (await api.call('PATCH', `/v1/agents/${agent.id}`, { token: alice, body: { name: `${name}-2` } })).json()) as Agent;
+    const renamed = (await (
+      await api.call('PATCH', `/v1/agents/${agent.id}`, { token: alice, body: { name: `${name}-2` } })
+    ).json()) as Agent;
     expect(renamed.name).toBe(`${name}-2`);
     const deleted = await api.call('DELETE', `/v1/agents/${agent.id}`, { token: alice });
     expect(((await deleted.json()) as Agent).status).toBe('deleted');
@@ -64,8 +73,16 @@ describe('agents: happy', () => {
   it('replays the first answer for a repeated Idempotency-Key', async () => {
     const user = await api.token('retrier');
     const body = { name: uniqueName(), runtime: 'local' };
-    const first = await api.call('POST', '/v1/agents', { token: user, body, headers: { 'idempotency-key': 'create-1' } });
-    const again = await api.call('POST', '/v1/agents', { token: user, body, headers: { 'idempotency-key': 'create-1' } });
+    const first = await api.call('POST', '/v1/agents', {
+      token: user,
+      body,
+      headers: { 'idempotency-key': 'create-1' },
+    });
+    const again = await api.call('POST', '/v1/agents', {
+      token: user,
+      body,
+      headers: { 'idempotency-key': 'create-1' },
+    });
     expect(first.status).toBe(201);
     expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -86,7 +103,11 @@ describe('agents: errors', () => {
       { rawBody: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, why: 'not JSON' },
     ];
     for (const b of bad) {
-      const err = await expectError(await api.call('POST', '/v1/agents', { token: user, ...b }), 400, 'validation_failed');
+      const err = await expectError(
+        await api.call('POST', '/v1/agents', { token: user, ...b }),
+        400,
+        'validation_failed',
+      );
       expect(err.message, b.why).toBeTruthy();
     }
     expect((await list(user)).items).toEqual([]);
@@ -104,14 +125,38 @@ describe('agents: errors', () => {
 
   it('refuses a duplicate name with 409', async () => {
     const agent = await createAgent();
-    await expectError(await api.call('POST', '/v1/agents', { token: alice, body: { name: agent.name } }), 409, 'conflict');
+    await expectError(
+      await api.call('POST', '/v1/agents', { token: alice, body: { name: agent.name } }),
+      409,
+      'conflict',
+    );
   });
 
   it('refuses an Idempotency-Key reused for another request', async () => {
     const user = await api.token('reuser');
-    await api.call('POST', '/v1/agents', { token: user, body: { name: uniqueName() }, headers: { 'idempotency-key': 'k' } });
-    await expectError(await api.call('POST', '/v1/agents', { token: user, body: { name: uniqueName() }, headers: { 'idempotency-key': 'k' } }), 409, 'conflict');
-    await expectError(await api.call('POST', '/v1/agents', { token: user, body: { name: uniqueName() }, headers: { 'idempotency-key': 'k'.repeat(256) } }), 400, 'validation_failed');
+    await api.call('POST', '/v1/agents', {
+      token: user,
+      body: { name: uniqueName() },
+      headers: { 'idempotency-key': 'k' },
+    });
+    await expectError(
+      await api.call('POST', '/v1/agents', {
+        token: user,
+        body: { name: uniqueName() },
+        headers: { 'idempotency-key': 'k' },
+      }),
+      409,
+      'conflict',
+    );
+    await expectError(
+      await api.call('POST', '/v1/agents', {
+        token: user,
+        body: { name: uniqueName() },
+        headers: { 'idempotency-key': 'k'.repeat(256) },
+      }),
+      400,
+      'validation_failed',
+    );
   });
 });
 
@@ -135,15 +180,23 @@ describe('agents: security', () => {
   it('answers 404 for another owner’s agent, and changes nothing', async () => {
     const agent = await createAgent();
     await expectError(await api.call('GET', `/v1/agents/${agent.id}`, { token: bob }), 404, 'not_found');
-    await expectError(await api.call('PATCH', `/v1/agents/${agent.id}`, { token: bob, body: { name: 'stolen' } }), 404, 'not_found');
+    await expectError(
+      await api.call('PATCH', `/v1/agents/${agent.id}`, { token: bob, body: { name: 'stolen' } }),
+      404,
+      'not_found',
+    );
     await expectError(await api.call('DELETE', `/v1/agents/${agent.id}`, { token: bob }), 404, 'not_found');
     expect((await list(bob)).items.map((a) => a.id)).not.toContain(agent.id);
-    expect(((await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()) as Agent).name).toBe(agent.name);
+    expect(((await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()) as Agent).name).toBe(
+      agent.name,
+    );
   });
 
   it('keeps Idempotency-Keys per owner: another owner’s key replays nothing of mine', async () => {
     const body = { name: uniqueName() };
-    const mine = (await (await api.call('POST', '/v1/agents', { token: alice, body, headers: { 'idempotency-key': 'shared' } })).json()) as Agent;
+    const mine = (await (
+      await api.call('POST', '/v1/agents', { token: alice, body, headers: { 'idempotency-key': 'shared' } })
+    ).json()) as Agent;
     const theirs = await api.call('POST', '/v1/agents', { token: bob, body, headers: { 'idempotency-key': 'shared' } });
     expect(theirs.status).toBe(201);
     expect(theirs.headers.get('idempotent-replayed')).toBeNull();

@@ -30,12 +30,19 @@ afterAll(async () => {
 
 let n = 0;
 async function createAgent(token = alice, body: Record<string, unknown> = {}) {
-  const res = await api.call('POST', '/v1/agents', { token, body: { name: `agent-${Date.now().toString(36)}-${n++}`, runtime: 'local', ...body } });
+  const res = await api.call('POST', '/v1/agents', {
+    token,
+    body: { name: `agent-${Date.now().toString(36)}-${n++}`, runtime: 'local', ...body },
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as Agent;
 }
-const deploy = (agentId: string, body: unknown = { source: echoVersion('v1') }, token = alice, headers?: Record<string, string>) =>
-  api.call('POST', `/v1/agents/${agentId}/deployments`, { token, body, ...(headers ? { headers } : {}) });
+const deploy = (
+  agentId: string,
+  body: unknown = { source: echoVersion('v1') },
+  token = alice,
+  headers?: Record<string, string>,
+) => api.call('POST', `/v1/agents/${agentId}/deployments`, { token, body, ...(headers ? { headers } : {}) });
 const listDeployments = async (agentId: string, token = alice) =>
   (await (await api.call('GET', `/v1/agents/${agentId}/deployments`, { token })).json()) as Page<Deployment>;
 async function waitForStatus(token: string, deploymentId: string, statuses: string[]) {
@@ -63,7 +70,9 @@ describe('deployments: happy', () => {
     const live = await waitForStatus(alice, started.deploymentId, ['live', 'failed']);
     expect(live).toMatchObject({ status: 'live', currentStep: null, agentId: agent.id, version: 1 });
     expect(live.steps.at(-1)).toMatchObject({ step: 'mark_live', status: 'succeeded' });
-    expect(((await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()) as Agent).activeDeploymentId).toBe(started.deploymentId);
+    expect(
+      ((await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()) as Agent).activeDeploymentId,
+    ).toBe(started.deploymentId);
     expect((await listDeployments(agent.id)).items.map((d) => d.id)).toEqual([started.deploymentId]);
   });
 
@@ -129,9 +138,19 @@ describe('deployments: errors', () => {
       changes: api.changes,
     });
     const agent = await createAgent();
-    const err = await expectError(await client(app)('POST', `/v1/agents/${agent.id}/deployments`, { token: alice, body: { source: echoVersion('v1') } }), 500, 'internal');
+    const err = await expectError(
+      await client(app)('POST', `/v1/agents/${agent.id}/deployments`, {
+        token: alice,
+        body: { source: echoVersion('v1') },
+      }),
+      500,
+      'internal',
+    );
     expect(err.message).toContain('try again');
-    expect((await listDeployments(agent.id)).items[0]).toMatchObject({ status: 'failed', error: { code: DeploymentErrorCode.WorkflowStartFailed } });
+    expect((await listDeployments(agent.id)).items[0]).toMatchObject({
+      status: 'failed',
+      error: { code: DeploymentErrorCode.WorkflowStartFailed },
+    });
     const next = await deploy(agent.id);
     expect(next.status).toBe(202);
     await waitForStatus(alice, ((await next.json()) as { deploymentId: string }).deploymentId, ['live']);
@@ -139,7 +158,11 @@ describe('deployments: errors', () => {
 
   it('answers an unknown deployment id with 404 and a malformed one with 400', async () => {
     await expectError(await api.call('GET', '/v1/deployments/dep_nope', { token: alice }), 404, 'not_found');
-    await expectError(await api.call('GET', '/v1/deployments/not%20an%20id', { token: alice }), 400, 'validation_failed');
+    await expectError(
+      await api.call('GET', '/v1/deployments/not%20an%20id', { token: alice }),
+      400,
+      'validation_failed',
+    );
     await expectError(await deploy('agt_nope'), 404, 'not_found');
   });
 });

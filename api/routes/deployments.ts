@@ -23,13 +23,22 @@ export function deploymentRoutes(deps: ApiDeps) {
           source: c.req.valid('json').source,
         });
         return c.json(
-          { deploymentId: deployment.id, workflowId: deployment.workflowId, status: deployment.status, version: deployment.version },
+          {
+            deploymentId: deployment.id,
+            workflowId: deployment.workflowId,
+            status: deployment.status,
+            version: deployment.version,
+          },
           202,
         );
       },
     )
-    .get('/agents/:agentId/deployments', validate('param', z.object({ agentId: Id })), validate('query', PageQuery), async (c) =>
-      c.json(await store.listDeployments(c.get('userId'), c.req.valid('param').agentId, c.req.valid('query'))),
+    .get(
+      '/agents/:agentId/deployments',
+      validate('param', z.object({ agentId: Id })),
+      validate('query', PageQuery),
+      async (c) =>
+        c.json(await store.listDeployments(c.get('userId'), c.req.valid('param').agentId, c.req.valid('query'))),
     )
     .get('/deployments/:deploymentId', validate('param', z.object({ deploymentId: Id })), async (c) => {
       const deployment = await store.getDeployment(c.get('userId'), c.req.valid('param').deploymentId);

@@ -44,7 +44,10 @@ describe('events: happy', () => {
     const viewer = await api.token('viewer');
     const { events, done } = await follow(viewer, 3);
     const agent = await createAgent(viewer, 'watched');
-    const started = await api.call('POST', `/v1/agents/${agent.id}/deployments`, { token: viewer, body: { source: echoVersion('v1') } });
+    const started = await api.call('POST', `/v1/agents/${agent.id}/deployments`, {
+      token: viewer,
+      body: { source: echoVersion('v1') },
+    });
     const { deploymentId } = (await started.json()) as { deploymentId: string };
     await done;
     expect(events.filter((e) => e.event === 'change').map((e) => JSON.parse(e.data))).toEqual([
@@ -53,7 +56,12 @@ describe('events: happy', () => {
       { kind: 'deployment', id: deploymentId },
     ]);
     await expect
-      .poll(async () => ((await (await api.call('GET', `/v1/deployments/${deploymentId}`, { token: viewer })).json()) as Deployment).status, { timeout: 20_000 })
+      .poll(
+        async () =>
+          ((await (await api.call('GET', `/v1/deployments/${deploymentId}`, { token: viewer })).json()) as Deployment)
+            .status,
+        { timeout: 20_000 },
+      )
       .toBe('live');
   });
 });
@@ -78,6 +86,8 @@ describe('events: security', () => {
     await createAgent(other, 'theirs');
     const mine = await createAgent(watcher, 'mine');
     await done;
-    expect(events.filter((e) => e.event === 'change').map((e) => JSON.parse(e.data))).toEqual([{ kind: 'agent', id: mine.id }]);
+    expect(events.filter((e) => e.event === 'change').map((e) => JSON.parse(e.data))).toEqual([
+      { kind: 'agent', id: mine.id },
+    ]);
   });
 });

@@ -30,7 +30,11 @@ export function eventRoutes(deps: ApiDeps) {
         while (!stream.aborted) {
           const change = queue.shift();
           if (change) {
-            await stream.writeSSE(isReset(change) ? { event: 'reset', data: '{}' } : { event: 'change', data: JSON.stringify({ kind: change.kind, id: change.id }) });
+            await stream.writeSSE(
+              isReset(change)
+                ? { event: 'reset', data: '{}' }
+                : { event: 'change', data: JSON.stringify({ kind: change.kind, id: change.id }) },
+            );
             continue;
           }
           await new Promise<void>((resolve) => {

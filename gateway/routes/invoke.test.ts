@@ -23,13 +23,17 @@ let alice: string;
 let bob: string;
 const agents: Record<string, string> = {};
 
-const newAgent = (name: string) => env.store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
+const newAgent = (name: string) =>
+  env.store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
 
 beforeAll(async () => {
   env = await startDeployEnv();
   serving = new ServingCache(env.store);
   await serving.start();
-  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) },
+  );
   app = createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: env.provider }, log });
   call = client(app);
   alice = await auth.token('alice');
@@ -59,7 +63,11 @@ afterAll(async () => {
 });
 
 const invoke = (agentId: string, body: unknown, opts: { token?: string; headers?: Record<string, string> } = {}) =>
-  call('POST', `/v1/agents/${agentId}/invoke`, { token: opts.token ?? alice, body, ...(opts.headers ? { headers: opts.headers } : {}) });
+  call('POST', `/v1/agents/${agentId}/invoke`, {
+    token: opts.token ?? alice,
+    body,
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
 
 /** Reads an SSE response, noting when each event arrived. */
 async function readEvents(res: Response) {
@@ -83,13 +91,17 @@ describe('invoke/v1 happy: JSON', () => {
   });
 
   it('passes the caller’s session id to the agent', async () => {
-    const body = InvokeResponse.parse(await (await invoke(agents.echo!, { input: 1, sessionId: 'conversation-42' })).json());
+    const body = InvokeResponse.parse(
+      await (await invoke(agents.echo!, { input: 1, sessionId: 'conversation-42' })).json(),
+    );
     expect(body.sessionId).toBe('conversation-42');
     expect(body.output).toMatchObject({ sessionId: 'conversation-42' });
   });
 
   it('joins a streamed answer into one output when the caller did not ask for a stream', async () => {
-    const body = InvokeResponse.parse(await (await invoke(agents.stream!, { input: { text: 'one two three', delayMs: 1 } })).json());
+    const body = InvokeResponse.parse(
+      await (await invoke(agents.stream!, { input: { text: 'one two three', delayMs: 1 } })).json(),
+    );
     expect(body.output).toBe('one two three');
   });
 });
@@ -120,8 +132,16 @@ describe('invoke/v1 happy: streaming', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const events = await readEvents(res);
     expect(events.map((e) => e.event)).toEqual(['meta', 'delta', 'delta', 'delta', 'delta', 'usage', 'done']);
-    expect(JSON.parse(events[0]!.data)).toMatchObject({ requestId: res.headers.get('x-request-id'), deploymentId: expect.stringMatching(/^dep_/) });
-    expect(events.filter((e) => e.event === 'delta').map((e) => (JSON.parse(e.data) as { delta: string }).delta).join('')).toBe('a b c d');
+    expect(JSON.parse(events[0]!.data)).toMatchObject({
+      requestId: res.headers.get('x-request-id'),
+      deploymentId: expect.stringMatching(/^dep_/),
+    });
+    expect(
+      events
+        .filter((e) => e.event === 'delta')
+        .map((e) => (JSON.parse(e.data) as { delta: string }).delta)
+        .join(''),
+    ).toBe('a b c d');
     // not buffered: the first delta reached us long before the last
     const deltas = events.filter((e) => e.event === 'delta');
     expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThanOrEqual(300);
@@ -144,7 +164,11 @@ describe('invoke/v1 happy: streaming', () => {
   });
 
   it('streams when the caller sends Accept: text/event-stream', async () => {
-    const res = await invoke(agents.stream!, { input: { text: 'x y', delayMs: 1 } }, { headers: { accept: 'text/event-stream' } });
+    const res = await invoke(
+      agents.stream!,
+      { input: { text: 'x y', delayMs: 1 } },
+      { headers: { accept: 'text/event-stream' } },
+    );
     expect((await readEvents(res)).map((e) => e.event)).toEqual(['meta', 'delta', 'delta', 'usage', 'done']);
   });
 
@@ -162,14 +186,22 @@ describe('invoke/v1 errors', () => {
   });
 
   it('refuses malformed and ill-typed bodies', async () => {
-    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { token: alice, rawBody: '{"input":' }), 400, 'validation_failed');
+    await expectError(
+      await call('POST', `/v1/agents/${agents.echo}/invoke`, { token: alice, rawBody: '{"input":' }),
+      400,
+      'validation_failed',
+    );
     await expectError(await invoke(agents.echo!, { input: 1, sessionId: 5 }), 400, 'validation_failed');
     await expectError(await invoke(agents.echo!, { input: 1, stream: 'yes' }), 400, 'validation_failed');
     await expectError(await invoke(agents.echo!, { input: 1, extra: true }), 400, 'validation_failed');
   });
 
   it('refuses bodies over the limit with payload_too_large', async () => {
-    await expectError(await invoke(agents.echo!, { input: 'x'.repeat(INVOKE_MAX_BODY_BYTES) }), 413, 'payload_too_large');
+    await expectError(
+      await invoke(agents.echo!, { input: 'x'.repeat(INVOKE_MAX_BODY_BYTES) }),
+      413,
+      'payload_too_large',
+    );
   });
 
   it('wraps the agent’s own errors in the envelope', async () => {
@@ -192,7 +224,11 @@ describe('invoke/v1 security', () => {
   it('answers 404 for another owner’s agent or an unknown one, and 401 without a valid token', async () => {
     await expectError(await invoke(agents.echo!, { input: 1 }, { token: bob }), 404, 'not_found');
     await expectError(await invoke('agt_nope', { input: 1 }), 404, 'not_found');
-    await expectError(await call('POST', `/v1/agents/${agents.echo}/invoke`, { body: { input: 1 } }), 401, 'unauthorized');
+    await expectError(
+      await call('POST', `/v1/agents/${agents.echo}/invoke`, { body: { input: 1 } }),
+      401,
+      'unauthorized',
+    );
     await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
   });
 });

@@ -40,10 +40,15 @@ export function invokeRoutes(deps: GatewayDeps) {
       const requestId = c.get('requestId');
       const body = c.req.valid('json');
       const target = await deps.serving.get(c.get('userId'), c.req.valid('param').agentId);
-      if (!target.deployment) throw new AppError('runtime_unavailable', 'this agent has no live deployment; deploy it first');
+      if (!target.deployment)
+        throw new AppError('runtime_unavailable', 'this agent has no live deployment; deploy it first');
       const deploymentId = target.deployment.id;
       const provider = deps.providers[target.deployment.runtime];
-      if (!provider) throw new AppError('runtime_unavailable', `the ${target.deployment.runtime} runtime is not available on this gateway`);
+      if (!provider)
+        throw new AppError(
+          'runtime_unavailable',
+          `the ${target.deployment.runtime} runtime is not available on this gateway`,
+        );
 
       const sessionId = body.sessionId ?? newId('ses');
       const wantsStream = body.stream ?? (c.req.header('accept') ?? '').includes('text/event-stream');
@@ -61,13 +66,17 @@ export function invokeRoutes(deps: GatewayDeps) {
           ...(wantsStream ? { signal: c.req.raw.signal } : {}),
         });
       } catch (err) {
-        if (err instanceof ProviderError) throw new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again');
+        if (err instanceof ProviderError)
+          throw new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again');
         throw err;
       }
       if (upstream.status < 200 || upstream.status >= 300) {
         const excerpt = (await upstream.text()).slice(0, AGENT_ERROR_EXCERPT);
         const code = upstream.status < 500 ? 'validation_failed' : 'runtime_unavailable';
-        return errorResponse(c, code, `the agent answered ${upstream.status}`, { agentStatus: upstream.status, body: excerpt });
+        return errorResponse(c, code, `the agent answered ${upstream.status}`, {
+          agentStatus: upstream.status,
+          body: excerpt,
+        });
       }
 
       const inputBytes = Buffer.byteLength(payload);
@@ -101,7 +110,10 @@ export function invokeRoutes(deps: GatewayDeps) {
             // The caller hung up: the upstream request was aborted with it; nothing to tell anyone.
             if (stream.aborted || c.req.raw.signal.aborted) return;
             deps.log.warn({ err, requestId }, 'stream from agent broke off');
-            await send('error', JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }));
+            await send(
+              'error',
+              JSON.stringify({ code: 'runtime_unavailable', message: 'the agent’s stream broke off', requestId }),
+            );
           }
         });
       }

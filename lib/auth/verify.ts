@@ -19,9 +19,17 @@ export type AuthConfig =
  * `verifyToken` call of `@clerk/backend`.
  */
 export function authConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): AuthConfig {
-  const authorizedParties = env.CLERK_AUTHORIZED_PARTIES?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (env.CLERK_JWT_KEY) return { mode: 'clerk-pem', jwtKey: env.CLERK_JWT_KEY, ...(authorizedParties ? { authorizedParties } : {}) };
-  if (env.CLERK_SECRET_KEY) return { mode: 'clerk-secret', secretKey: env.CLERK_SECRET_KEY, ...(authorizedParties ? { authorizedParties } : {}) };
+  const authorizedParties = env.CLERK_AUTHORIZED_PARTIES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (env.CLERK_JWT_KEY)
+    return { mode: 'clerk-pem', jwtKey: env.CLERK_JWT_KEY, ...(authorizedParties ? { authorizedParties } : {}) };
+  if (env.CLERK_SECRET_KEY)
+    return {
+      mode: 'clerk-secret',
+      secretKey: env.CLERK_SECRET_KEY,
+      ...(authorizedParties ? { authorizedParties } : {}),
+    };
   return { mode: 'local', jwtKey: ensureLocalKeyPair(dataDir).publicKeyPem };
 }
 
@@ -50,7 +58,8 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
       throw new AppError('unauthorized', 'invalid or expired token');
     }
     const { sub, exp } = claims;
-    if (typeof sub !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(sub)) throw new AppError('unauthorized', 'token subject is not a user id');
+    if (typeof sub !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(sub))
+      throw new AppError('unauthorized', 'token subject is not a user id');
     if (verified.size >= CACHE_SIZE) verified.delete(verified.keys().next().value!);
     verified.set(token, { userId: sub, exp });
     return { userId: sub };

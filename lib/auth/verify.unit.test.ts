@@ -13,7 +13,11 @@ const keys = ensureLocalKeyPair(dataDir);
 const authenticate = createAuthenticator(authConfigFromEnv({}, dataDir));
 
 async function sign(privateKeyPem: string, claims: Record<string, unknown>, exp: number) {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'local' }).setIssuedAt().setExpirationTime(exp).sign(await importPKCS8(privateKeyPem, 'RS256'));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: 'local' })
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(await importPKCS8(privateKeyPem, 'RS256'));
 }
 
 describe('authenticator (local key, verified by @clerk/backend verifyToken)', () => {
@@ -35,7 +39,11 @@ describe('authenticator (local key, verified by @clerk/backend verifyToken)', ()
   });
 
   it('refuses a token signed by another key', async () => {
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const other = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const forged = await sign(other.privateKey, { sub: 'alice' }, Math.floor(Date.now() / 1000) + 60);
     await expect(authenticate(`Bearer ${forged}`)).rejects.toMatchObject({ code: 'unauthorized' });
   });
@@ -51,10 +59,17 @@ describe('authenticator (local key, verified by @clerk/backend verifyToken)', ()
   });
 
   it('uses Clerk’s key when CLERK_JWT_KEY is set, so local tokens stop working', async () => {
-    const clerk = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const clerk = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicExponent: 0x10001,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const clerkAuth = createAuthenticator(authConfigFromEnv({ CLERK_JWT_KEY: clerk.publicKey }, dataDir));
     const clerkToken = await sign(clerk.privateKey, { sub: 'user_2abc' }, Math.floor(Date.now() / 1000) + 60);
     await expect(clerkAuth(`Bearer ${clerkToken}`)).resolves.toEqual({ userId: 'user_2abc' });
-    await expect(clerkAuth(`Bearer ${await signLocalToken(keys.privateKeyPem, 'alice')}`)).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect(clerkAuth(`Bearer ${await signLocalToken(keys.privateKeyPem, 'alice')}`)).rejects.toMatchObject({
+      code: 'unauthorized',
+    });
   });
 });

@@ -25,10 +25,14 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return { path: args.path, namespace: 'files' };
         if (!args.path.startsWith('.')) {
-          return { errors: [{ text: `cannot import "${args.path}": a files source must contain every module it imports` }] };
+          return {
+            errors: [{ text: `cannot import "${args.path}": a files source must contain every module it imports` }],
+          };
         }
         const base = posix.normalize(posix.join(posix.dirname(args.importer), args.path));
-        const found = [base, `${base}.js`, `${base}.mjs`, `${base}.ts`, `${base}/index.js`, `${base}/index.ts`].find((p) => p in files);
+        const found = [base, `${base}.js`, `${base}.mjs`, `${base}.ts`, `${base}/index.js`, `${base}/index.ts`].find(
+          (p) => p in files,
+        );
         if (!found) return { errors: [{ text: `cannot find "${args.path}" among the deployment's files` }] };
         return { path: found, namespace: 'files' };
       });
@@ -57,7 +61,8 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
     });
     const code = result.outputFiles[0]?.text ?? '';
     const exports = Object.values(result.metafile.outputs)[0]?.exports ?? [];
-    if (!exports.includes('default')) throw new BuildError(`${source.entry} has no default export; an agent exports { fetch(request, env, ctx) }`);
+    if (!exports.includes('default'))
+      throw new BuildError(`${source.entry} has no default export; an agent exports { fetch(request, env, ctx) }`);
     return {
       mainModule: MAIN_MODULE,
       modules: { [MAIN_MODULE]: code },
@@ -72,6 +77,6 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
 }
 
 function formatMessage(m: Message): string {
-  const at = m.location ? `${m.location.file.replace(/^files:/, "")}:${m.location.line}:${m.location.column}: ` : '';
+  const at = m.location ? `${m.location.file.replace(/^files:/, '')}:${m.location.line}:${m.location.column}: ` : '';
   return `${at}${m.text}`;
 }

@@ -21,7 +21,12 @@ describe('bundleFiles', () => {
   });
 
   it('compiles TypeScript sources', async () => {
-    const bundle = await bundleFiles(src({ 'index.ts': 'const n: number = 1; export default { fetch() { return new Response(String(n)) } }' }, 'index.ts'));
+    const bundle = await bundleFiles(
+      src(
+        { 'index.ts': 'const n: number = 1; export default { fetch() { return new Response(String(n)) } }' },
+        'index.ts',
+      ),
+    );
     expect(bundle.modules['worker.js']).not.toContain(': number');
   });
 
@@ -32,8 +37,12 @@ describe('bundleFiles', () => {
   });
 
   it('refuses imports that are not among the files', async () => {
-    await expect(bundleFiles(src({ 'index.js': 'import x from "./missing.js"; export default { fetch() { return x } }' }))).rejects.toThrow(/cannot find "\.\/missing\.js"/);
-    await expect(bundleFiles(src({ 'index.js': 'import x from "left-pad"; export default { fetch() { return x } }' }))).rejects.toThrow(/must contain every module/);
+    await expect(
+      bundleFiles(src({ 'index.js': 'import x from "./missing.js"; export default { fetch() { return x } }' })),
+    ).rejects.toThrow(/cannot find "\.\/missing\.js"/);
+    await expect(
+      bundleFiles(src({ 'index.js': 'import x from "left-pad"; export default { fetch() { return x } }' })),
+    ).rejects.toThrow(/must contain every module/);
   });
 
   it('refuses a module without a default export', async () => {

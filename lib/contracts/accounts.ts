@@ -28,7 +28,10 @@ export const SecretMetadata = z.strictObject({
 });
 export type SecretMetadata = z.infer<typeof SecretMetadata>;
 
-export const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a letter or _, then letters, digits or _').max(128);
+export const SecretName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a letter or _, then letters, digits or _')
+  .max(128);
 
 /** An API key as stored and shown: its hash stays in the store, only the prefix is shown. */
 export const ApiKey = z.object({

@@ -4,7 +4,11 @@ export const Runtime = z.enum(['local', 'cloudflare', 'agentcore']);
 export type Runtime = z.infer<typeof Runtime>;
 
 /** Ids are opaque prefixed strings: `agt_…`, `dep_…`. */
-export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an id');
+export const Id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be an id');
 
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),

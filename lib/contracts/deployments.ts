@@ -20,10 +20,17 @@ export const FilesSource = z
   .superRefine((s, ctx) => {
     const names = Object.keys(s.files);
     if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['files'], message: 'at least one file is required' });
-    if (names.length > FILES_MAX_COUNT) ctx.addIssue({ code: 'custom', path: ['files'], message: `at most ${FILES_MAX_COUNT} files` });
+    if (names.length > FILES_MAX_COUNT)
+      ctx.addIssue({ code: 'custom', path: ['files'], message: `at most ${FILES_MAX_COUNT} files` });
     const total = names.reduce((n, k) => n + Buffer.byteLength(s.files[k] ?? ''), 0);
-    if (total > FILES_MAX_TOTAL_BYTES) ctx.addIssue({ code: 'custom', path: ['files'], message: `files total more than ${FILES_MAX_TOTAL_BYTES} bytes` });
-    if (!(s.entry in s.files)) ctx.addIssue({ code: 'custom', path: ['entry'], message: `entry "${s.entry}" is not one of the files` });
+    if (total > FILES_MAX_TOTAL_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['files'],
+        message: `files total more than ${FILES_MAX_TOTAL_BYTES} bytes`,
+      });
+    if (!(s.entry in s.files))
+      ctx.addIssue({ code: 'custom', path: ['entry'], message: `entry "${s.entry}" is not one of the files` });
   });
 export type FilesSource = z.infer<typeof FilesSource>;
 
@@ -67,11 +74,21 @@ export function judgeTransition(from: DeploymentStatus, to: DeploymentStatus): T
   if (from === to) return { kind: 'repeat' };
   return {
     kind: 'refuse',
-    message: isFinal(from) ? `deployment is ${from} and can no longer change` : `deployment cannot move from ${from} to ${to}`,
+    message: isFinal(from)
+      ? `deployment is ${from} and can no longer change`
+      : `deployment cannot move from ${from} to ${to}`,
   };
 }
 
-export const DeployStep = z.enum(['validate', 'bundle', 'create_version', 'health_check', 'activate', 'mark_live', 'compensate']);
+export const DeployStep = z.enum([
+  'validate',
+  'bundle',
+  'create_version',
+  'health_check',
+  'activate',
+  'mark_live',
+  'compensate',
+]);
 export type DeployStep = z.infer<typeof DeployStep>;
 
 export const StepLogEntry = z.object({

@@ -20,5 +20,10 @@ export const TIER_LIMITS: Record<Tier, TierLimits> = {
   free: { agents: 1, runtimes: ['local', 'cloudflare'], requestsPerPeriod: 10_000, telemetryRetentionDays: 7 },
   starter: { agents: 5, runtimes: ['local', 'cloudflare'], requestsPerPeriod: 100_000, telemetryRetentionDays: 30 },
   pro: { agents: null, runtimes: ['local', 'cloudflare'], requestsPerPeriod: 1_000_000, telemetryRetentionDays: 90 },
-  enterprise: { agents: null, runtimes: ['local', 'cloudflare', 'agentcore'], requestsPerPeriod: null, telemetryRetentionDays: 365 },
+  enterprise: {
+    agents: null,
+    runtimes: ['local', 'cloudflare', 'agentcore'],
+    requestsPerPeriod: null,
+    telemetryRetentionDays: 365,
+  },
 };

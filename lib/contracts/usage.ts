@@ -7,7 +7,10 @@ export const TelemetryEvent = z.strictObject({
   at: z.iso.datetime(),
   kind: z.literal('request'),
   ok: z.boolean(),
-  durationMs: z.number().nonnegative().max(24 * 3600 * 1000),
+  durationMs: z
+    .number()
+    .nonnegative()
+    .max(24 * 3600 * 1000),
   inputBytes: z.number().int().nonnegative(),
   outputBytes: z.number().int().nonnegative(),
 });

@@ -4,7 +4,9 @@ import { AppError, errorStatus, type ErrorCode, type ErrorEnvelope } from '../co
 import type { Logger } from '../log.js';
 
 function errorBody(c: Context, code: ErrorCode, message: string, details?: unknown): ErrorEnvelope {
-  return { error: { code, message, ...(details === undefined ? {} : { details }), requestId: c.get('requestId') ?? 'unknown' } };
+  return {
+    error: { code, message, ...(details === undefined ? {} : { details }), requestId: c.get('requestId') ?? 'unknown' },
+  };
 }
 
 export function errorResponse(c: Context, code: ErrorCode, message: string, details?: unknown): Response {
@@ -28,4 +30,5 @@ export function onError(log: Logger): ErrorHandler {
   };
 }
 
-export const notFoundRoute: NotFoundHandler = (c) => errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`);
+export const notFoundRoute: NotFoundHandler = (c) =>
+  errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`);

@@ -6,7 +6,11 @@ export interface Listening {
 }
 
 /** Serves a fetch handler on 127.0.0.1 (or `HOST`); port 0 picks a free port. */
-export async function listen(fetch: (req: Request) => Response | Promise<Response>, port: number, hostname = process.env.HOST ?? '127.0.0.1'): Promise<Listening> {
+export async function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+  port: number,
+  hostname = process.env.HOST ?? '127.0.0.1',
+): Promise<Listening> {
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch, port, hostname }, () => resolve(s));
     s.once('error', (err) => reject(new Error(`cannot listen on ${hostname}:${port}: ${err.message}`)));

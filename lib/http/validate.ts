@@ -13,6 +13,10 @@ export const validate = <T extends ZodType, Target extends keyof ValidationTarge
     if (!result.success) {
       const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
       const first = issues[0];
-      throw new AppError('validation_failed', first ? `${first.path || target}: ${first.message}` : `invalid ${target}`, issues);
+      throw new AppError(
+        'validation_failed',
+        first ? `${first.path || target}: ${first.message}` : `invalid ${target}`,
+        issues,
+      );
     }
   });

@@ -75,7 +75,9 @@ export class ProviderError extends Error {
     readonly kind: ProviderErrorKind,
     message: string,
     /** The failure type activities report it as (workflows/failures.ts). */
-    readonly type: FailureType = kind === 'permanent' ? PermanentFailure.ProviderPermanentError : RetryableFailure.ProviderRetryableError,
+    readonly type: FailureType = kind === 'permanent'
+      ? PermanentFailure.ProviderPermanentError
+      : RetryableFailure.ProviderRetryableError,
   ) {
     super(message);
   }

@@ -45,7 +45,10 @@ export async function openStore(config: StoreConfig): Promise<Store> {
 async function openAdapter(config: StoreConfig): Promise<Store> {
   switch (config.kind) {
     case 'convex':
-      return createConvexStore('transport' in config ? config.transport : convexHttpTransport(config.url), config.serviceSecret);
+      return createConvexStore(
+        'transport' in config ? config.transport : convexHttpTransport(config.url),
+        config.serviceSecret,
+      );
     case 'postgres':
       return openSql(await openPostgres(config.url));
     case 'sql':

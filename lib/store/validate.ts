@@ -16,7 +16,9 @@ export function validatingStore(inner: Store): Store {
         const parsed = rule.safeParse(args);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
-          const where = issue ? `${issue.path.slice(1).join('.') || 'argument'}: ${issue.message}` : 'invalid arguments';
+          const where = issue
+            ? `${issue.path.slice(1).join('.') || 'argument'}: ${issue.message}`
+            : 'invalid arguments';
           return Promise.reject(new AppError('validation_failed', `${String(prop)}: ${where}`));
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);

@@ -11,7 +11,12 @@ export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 /** `TEMPORAL_CLI`, else the copy `scripts/ensure-temporal.sh` built under `~/.cache`, else `temporal` on PATH. */
 export function temporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TEMPORAL_CLI) return env.TEMPORAL_CLI;
-  const cached = join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'webhost', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
+  const cached = join(
+    env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+    'webhost',
+    `temporal-${TEMPORAL_CLI_VERSION}`,
+    'temporal',
+  );
   return existsSync(cached) ? cached : 'temporal';
 }
 
@@ -34,11 +39,16 @@ export async function startDevServer(opts: {
 }): Promise<DevServer> {
   const address = `127.0.0.1:${opts.port}`;
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(opts.port),
-    '--namespace', opts.namespace ?? 'default',
-    '--log-level', 'error',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--namespace',
+    opts.namespace ?? 'default',
+    '--log-level',
+    'error',
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(opts.uiPort === null ? ['--headless'] : ['--ui-port', String(opts.uiPort)]),
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
@@ -71,7 +81,8 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
       await connection.close();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String(err)}`);
+      if (Date.now() > deadline)
+        throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String(err)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -30,10 +30,13 @@ async function deploy(agentId: string, source: unknown, until: Deployment['statu
   expect(started.status).toBe(202);
   let deployment: Deployment | undefined;
   await expect
-    .poll(async () => {
-      deployment = (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body;
-      return until.includes(deployment.status);
-    }, { timeout: 60_000, interval: 200 })
+    .poll(
+      async () => {
+        deployment = (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body;
+        return until.includes(deployment.status);
+      },
+      { timeout: 60_000, interval: 200 },
+    )
     .toBe(true);
   return deployment!;
 }
@@ -79,9 +82,12 @@ describe('the platform, end to end', () => {
     const res = await invoke(agent.id, { text: 'one two three four', delayMs: 100 }, true);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const events: { event?: string; data: string; at: number }[] = [];
-    for await (const ev of res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())) events.push({ ...ev, at: Date.now() });
+    for await (const ev of res.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()))
+      events.push({ ...ev, at: Date.now() });
     expect(events.map((e) => e.event)).toEqual(['meta', 'delta', 'delta', 'delta', 'delta', 'usage', 'done']);
-    const deltas = events.filter((e) => e.event === 'delta').map((e) => JSON.parse(e.data) as { delta: string; index: number });
+    const deltas = events
+      .filter((e) => e.event === 'delta')
+      .map((e) => JSON.parse(e.data) as { delta: string; index: number });
     expect(deltas.map((d) => d.index)).toEqual([0, 1, 2, 3]);
     expect(deltas.map((d) => d.delta).join('')).toBe('one two three four');
     expect(events[4]!.at - events[1]!.at).toBeGreaterThanOrEqual(200);
@@ -104,7 +110,12 @@ describe('the platform, end to end', () => {
     } }`);
     const started = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, { source: slow });
     await expect
-      .poll(async () => (await api<Deployment & { currentStep: string }>('GET', `/v1/deployments/${started.body.deploymentId}`)).body.currentStep, { timeout: 30_000, interval: 100 })
+      .poll(
+        async () =>
+          (await api<Deployment & { currentStep: string }>('GET', `/v1/deployments/${started.body.deploymentId}`)).body
+            .currentStep,
+        { timeout: 30_000, interval: 100 },
+      )
       .toBe('health_check');
 
     await platform.crash();
@@ -112,10 +123,13 @@ describe('the platform, end to end', () => {
 
     let deployment: Deployment | undefined;
     await expect
-      .poll(async () => {
-        deployment = (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body;
-        return deployment.status;
-      }, { timeout: 90_000, interval: 500 })
+      .poll(
+        async () => {
+          deployment = (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body;
+          return deployment.status;
+        },
+        { timeout: 90_000, interval: 500 },
+      )
       .toBe('live');
     expect(await invokedVersion(agent.id)).toBe('survivor');
     expect(await invokedVersion(echo.id)).toBe('v2');

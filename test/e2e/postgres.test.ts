@@ -29,7 +29,11 @@ describe.runIf(server !== null)('the platform on a PostgreSQL server and an exte
 
   const api = async <T>(method: string, path: string, body?: unknown) =>
     (await (
-      await fetch(`${platform.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? null : JSON.stringify(body) })
+      await fetch(`${platform.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+      })
     ).json()) as T;
 
   it('deploys v1 and v2 and the gateway follows the switch', async () => {
@@ -37,8 +41,15 @@ describe.runIf(server !== null)('the platform on a PostgreSQL server and an exte
     expect(platform.output()).toContain(`temporal     ${temporal.address}\n`);
     const agent = await api<Agent>('POST', '/v1/agents', { name: 'echo', runtime: 'local' });
     for (const version of ['v1', 'v2']) {
-      const { deploymentId } = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, { source: echoVersion(version) });
-      await expect.poll(async () => (await api<Deployment>('GET', `/v1/deployments/${deploymentId}`)).status, { timeout: 60_000, interval: 200 }).toBe('live');
+      const { deploymentId } = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, {
+        source: echoVersion(version),
+      });
+      await expect
+        .poll(async () => (await api<Deployment>('GET', `/v1/deployments/${deploymentId}`)).status, {
+          timeout: 60_000,
+          interval: 200,
+        })
+        .toBe('live');
       const res = await fetch(`${platform.gatewayUrl}/v1/agents/${agent.id}/invoke`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

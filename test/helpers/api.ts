@@ -12,6 +12,21 @@ export async function apiUnderTest(store: Store, workflows: Workflows) {
   const changes = new ChangeFeed(store);
   await changes.start();
   const log = pino({ level: 'silent' });
-  const app = createApiApp({ store, authenticate: auth.authenticate, workflows, deployableRuntimes: ['local'], log, changes });
-  return { app, call: client(app), token: auth.token, authenticate: auth.authenticate, changes, log, close: () => changes.close() };
+  const app = createApiApp({
+    store,
+    authenticate: auth.authenticate,
+    workflows,
+    deployableRuntimes: ['local'],
+    log,
+    changes,
+  });
+  return {
+    app,
+    call: client(app),
+    token: auth.token,
+    authenticate: auth.authenticate,
+    changes,
+    log,
+    close: () => changes.close(),
+  };
 }

@@ -54,12 +54,20 @@ export async function serveOverHttp(t: TestBackend): Promise<{ url: string; clos
       const { path, args } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { path: string; args: [JSONValue] };
       const decoded = jsonToConvex(args[0]) as Record<string, Value>;
       const call: Promise<Value> =
-        req.url === '/api/mutation' ? t.mutation(makeFunctionReference<'mutation'>(path), decoded) : t.query(makeFunctionReference<'query'>(path), decoded);
-      const answer = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        req.url === '/api/mutation'
+          ? t.mutation(makeFunctionReference<'mutation'>(path), decoded)
+          : t.query(makeFunctionReference<'query'>(path), decoded);
+      const answer = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       call.then(
         (value) => answer(200, { status: 'success', value: convexToJson(value), logLines: [] }),
         (err: Error) =>
-          answer(560, { status: 'error', errorMessage: err.message, logLines: [], ...(err instanceof ConvexError ? { errorData: convexToJson(err.data as Value) } : {}) }),
+          answer(560, {
+            status: 'error',
+            errorMessage: err.message,
+            logLines: [],
+            ...(err instanceof ConvexError ? { errorData: convexToJson(err.data as Value) } : {}),
+          }),
       );
     });
   });

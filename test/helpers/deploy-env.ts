@@ -48,7 +48,11 @@ export async function startDeployEnv(): Promise<DeployEnv> {
   const store = await openStore({ kind: 'pglite', dataDir: undefined });
   const runtime = await startLocalRuntime({ dataDir: dir, port: 0, drainMs: 500 });
   const provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
-  const activities = createActivities({ store, providers: { local: provider }, artifacts: new ArtifactStore(join(dir, 'artifacts')) });
+  const activities = createActivities({
+    store,
+    providers: { local: provider },
+    artifacts: new ArtifactStore(join(dir, 'artifacts')),
+  });
   const worker = await runDeployWorker({ address, namespace: 'default', activities, taskQueue });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
@@ -58,7 +62,10 @@ export async function startDeployEnv(): Promise<DeployEnv> {
     runtime,
     provider,
     client,
-    workflows: { ...temporal, startDeploy: (input) => temporal.startDeploy({ healthCheck: TEST_HEALTH_CHECK, ...input }) },
+    workflows: {
+      ...temporal,
+      startDeploy: (input) => temporal.startDeploy({ healthCheck: TEST_HEALTH_CHECK, ...input }),
+    },
     worker,
     taskQueue,
     async close() {
@@ -77,10 +84,24 @@ export interface StartedDeploy {
 }
 
 /** Starts a deploy the way `POST /v1/agents/:id/deployments` does (api/orchestrate.ts). */
-export async function startDeploy(env: DeployEnv, ownerId: string, agentId: string, source: FilesSource): Promise<StartedDeploy> {
-  const deployments = { store: env.store, workflows: env.workflows, deployableRuntimes: ['local'] as const, log: pino({ level: 'silent' }) };
+export async function startDeploy(
+  env: DeployEnv,
+  ownerId: string,
+  agentId: string,
+  source: FilesSource,
+): Promise<StartedDeploy> {
+  const deployments = {
+    store: env.store,
+    workflows: env.workflows,
+    deployableRuntimes: ['local'] as const,
+    log: pino({ level: 'silent' }),
+  };
   const deployment = await startDeployment(deployments, { ownerId, agentId, source });
-  return { deploymentId: deployment.id, workflowId: deployment.workflowId, handle: env.client.workflow.getHandle(deployment.workflowId) };
+  return {
+    deploymentId: deployment.id,
+    workflowId: deployment.workflowId,
+    handle: env.client.workflow.getHandle(deployment.workflowId),
+  };
 }
 
 /** Deploys and waits until the deploy workflow has made the deployment live. */

@@ -14,7 +14,10 @@ export function exampleSource(name: string): FilesSource {
 /** The echo example with its version string replaced, to tell deployments apart. */
 export function echoVersion(version: string): FilesSource {
   const src = exampleSource('echo');
-  return { ...src, files: { 'index.js': src.files['index.js']!.replace("const VERSION = 'v1';", `const VERSION = '${version}';`) } };
+  return {
+    ...src,
+    files: { 'index.js': src.files['index.js']!.replace("const VERSION = 'v1';", `const VERSION = '${version}';`) },
+  };
 }
 
 export function agentSource(code: string): FilesSource {

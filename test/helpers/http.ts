@@ -5,7 +5,11 @@ type Fetchable = { request: (path: string, init?: RequestInit) => Response | Pro
 
 /** `app.request()` with a bearer token and a JSON body. */
 export function client(app: Fetchable) {
-  return async (method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) => {
+  return async (
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | undefined;

@@ -30,14 +30,22 @@ export interface RunningPlatform {
 }
 
 export async function allocatePorts(): Promise<PlatformPorts> {
-  return { api: await freePort(), gateway: await freePort(), runtime: await freePort(), temporal: await freePort(), temporalUi: await freePort() };
+  return {
+    api: await freePort(),
+    gateway: await freePort(),
+    runtime: await freePort(),
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+  };
 }
 
 /**
  * Starts the platform exactly as `npm start` does (scripts/start.ts, after the bootstrap),
  * as real processes in their own process group, and waits until it says it is ready.
  */
-export async function startPlatform(opts: { dataDir?: string; ports?: PlatformPorts; env?: Record<string, string> } = {}): Promise<RunningPlatform> {
+export async function startPlatform(
+  opts: { dataDir?: string; ports?: PlatformPorts; env?: Record<string, string> } = {},
+): Promise<RunningPlatform> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'wh-e2e-'));
   const ports = opts.ports ?? (await allocatePorts());
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/start.ts')], {
@@ -68,7 +76,9 @@ export async function startPlatform(opts: { dataDir?: string; ports?: PlatformPo
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`platform exited with ${code} before it was ready:\n${output.slice(-3000)}`)));
+    void exited.then((code) =>
+      reject(new Error(`platform exited with ${code} before it was ready:\n${output.slice(-3000)}`)),
+    );
     setTimeout(() => reject(new Error(`platform not ready after 90 s:\n${output.slice(-3000)}`)), 90_000).unref();
   });
   const killGroup = (signal: NodeJS.Signals) => {

@@ -10,7 +10,9 @@ export interface StoreFactory {
 
 /** PGlite always; the PostgreSQL server too when it answers (in CI it must). */
 export async function storeFactories(): Promise<StoreFactory[]> {
-  const factories: StoreFactory[] = [{ name: 'pglite', open: () => openStore({ kind: 'pglite', dataDir: undefined }), cleanup: async () => {} }];
+  const factories: StoreFactory[] = [
+    { name: 'pglite', open: () => openStore({ kind: 'pglite', dataDir: undefined }), cleanup: async () => {} },
+  ];
   const server = await connectTestPostgres('the PostgreSQL adapter');
   if (server) {
     factories.push({

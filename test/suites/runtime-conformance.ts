@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles } from '../../lib/build/bundle.js';
 import { SESSION_HEADER, type FilesSource } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
-import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../helpers/fixtures.js';
+import {
+  agentSource,
+  echoVersion,
+  exampleSource,
+  THROWS_AT_START_AGENT,
+  UNHEALTHY_AGENT,
+} from '../helpers/fixtures.js';
 import { ProviderError, type RuntimeProvider } from '../../lib/runtime/provider.js';
 
 export interface ConformanceTarget {
@@ -25,7 +31,13 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
     const deploy = async (agentId: string, source: FilesSource, deploymentId = newId('dep')) =>
       (await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) })).versionRef;
     const invokeJson = async (versionRef: string, input: unknown, sessionId = 'ses_test') => {
-      const res = await provider.invoke({ versionRef, body: JSON.stringify({ input }), sessionId, accept: 'application/json', requestId: 'req_test' });
+      const res = await provider.invoke({
+        versionRef,
+        body: JSON.stringify({ input }),
+        sessionId,
+        accept: 'application/json',
+        requestId: 'req_test',
+      });
       expect(res.status).toBe(200);
       return JSON.parse(await res.text()) as { output: Record<string, unknown> };
     };
@@ -101,7 +113,9 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
       const ref = await deploy(agentId, echoVersion('v1'));
       await provider.removeVersion({ agentId, versionRef: ref });
       await provider.removeVersion({ agentId, versionRef: ref });
-      await expect(provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' })).rejects.toBeInstanceOf(ProviderError);
+      await expect(
+        provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
+      ).rejects.toBeInstanceOf(ProviderError);
     });
 
     it('gives secrets to the agent as env bindings, and takes them away', async () => {
@@ -118,15 +132,25 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
       const agentId = newId('agt');
       const ref = await deploy(agentId, echoVersion('v1'));
       await provider.destroyAgent({ agentId });
-      await expect(provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' })).rejects.toBeInstanceOf(ProviderError);
+      await expect(
+        provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
+      ).rejects.toBeInstanceOf(ProviderError);
     });
 
     it('passes the session header through unchanged', async () => {
       const ref = await deploy(
         newId('agt'),
-        agentSource(`export default { fetch(req) { return Response.json({ output: req.headers.get('${SESSION_HEADER}') }) } }`),
+        agentSource(
+          `export default { fetch(req) { return Response.json({ output: req.headers.get('${SESSION_HEADER}') }) } }`,
+        ),
       );
-      const res = await provider.invoke({ versionRef: ref, body: '{}', sessionId: 'opaque/ses=1', accept: 'application/json', requestId: 'r' });
+      const res = await provider.invoke({
+        versionRef: ref,
+        body: '{}',
+        sessionId: 'opaque/ses=1',
+        accept: 'application/json',
+        requestId: 'r',
+      });
       expect(await res.text()).toBe(JSON.stringify({ output: 'opaque/ses=1' }));
     });
   });

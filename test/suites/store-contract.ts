@@ -1,7 +1,13 @@
 // The store contract suite: the same tests for every adapter (architecture.md, Invariants).
 // lib/store/sql/sql.unit.test.ts runs it on PGlite and the PostgreSQL server, lib/store/convex/convex.unit.test.ts on Convex (convex-test).
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { AppError, periodOf, SecretMetadata, type FilesSource, type TelemetryEvent } from '../../lib/contracts/index.js';
+import {
+  AppError,
+  periodOf,
+  SecretMetadata,
+  type FilesSource,
+  type TelemetryEvent,
+} from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
 import type { Store } from '../../lib/store/index.js';
 
@@ -20,410 +26,695 @@ const expectAppError = async (p: Promise<unknown>, code: AppError['code']) => {
 };
 
 export function describeStoreContract(factory: StoreUnderTest) {
-describe(`store contract on ${factory.name}`, () => {
-  let store: Store;
-  let alice: string;
-  let bob: string;
+  describe(`store contract on ${factory.name}`, () => {
+    let store: Store;
+    let alice: string;
+    let bob: string;
 
-  beforeEach(async () => {
-    store ??= await factory.open();
-    alice = newId('usr');
-    bob = newId('usr');
-    await store.ensureUser(alice, now());
-    await store.ensureUser(bob, now());
-  });
-  afterAll(async () => store?.close());
+    beforeEach(async () => {
+      store ??= await factory.open();
+      alice = newId('usr');
+      bob = newId('usr');
+      await store.ensureUser(alice, now());
+      await store.ensureUser(bob, now());
+    });
+    afterAll(async () => store?.close());
 
-  const agentOf = (ownerId: string, name = 'agent') => store.createAgent({ id: newId('agt'), ownerId, name, runtime: 'local', now: now() });
-  const deploymentOf = (ownerId: string, agentId: string) => {
-    const id = newId('dep');
-    return store.createDeployment({ id, ownerId, agentId, workflowId: `deploy-${id}`, source, now: now() });
-  };
-  const toLive = async (ownerId: string, deploymentId: string) => {
-    await store.transitionDeployment({ ownerId, deploymentId, to: 'building', now: now() });
-    await store.transitionDeployment({ ownerId, deploymentId, to: 'deploying', now: now() });
-    await store.recordDeploymentStep({ ownerId, deploymentId, providerRef: `ref-${deploymentId}`, entry: { step: 'create_version', status: 'succeeded', at: now().toISOString() } });
-    return store.transitionDeployment({ ownerId, deploymentId, to: 'live', step: 'mark_live', now: now() });
-  };
+    const agentOf = (ownerId: string, name = 'agent') =>
+      store.createAgent({ id: newId('agt'), ownerId, name, runtime: 'local', now: now() });
+    const deploymentOf = (ownerId: string, agentId: string) => {
+      const id = newId('dep');
+      return store.createDeployment({ id, ownerId, agentId, workflowId: `deploy-${id}`, source, now: now() });
+    };
+    const toLive = async (ownerId: string, deploymentId: string) => {
+      await store.transitionDeployment({ ownerId, deploymentId, to: 'building', now: now() });
+      await store.transitionDeployment({ ownerId, deploymentId, to: 'deploying', now: now() });
+      await store.recordDeploymentStep({
+        ownerId,
+        deploymentId,
+        providerRef: `ref-${deploymentId}`,
+        entry: { step: 'create_version', status: 'succeeded', at: now().toISOString() },
+      });
+      return store.transitionDeployment({ ownerId, deploymentId, to: 'live', step: 'mark_live', now: now() });
+    };
 
-  it('scopes every read and write by owner: another owner’s ids are not found', async () => {
-    const agent = await agentOf(alice);
-    const dep = await deploymentOf(alice, agent.id);
-    await expectAppError(store.getAgent(bob, agent.id), 'not_found');
-    await expectAppError(store.renameAgent({ ownerId: bob, agentId: agent.id, name: 'x', now: now() }), 'not_found');
-    await expectAppError(store.deleteAgent({ ownerId: bob, agentId: agent.id, now: now() }), 'not_found');
-    await expectAppError(store.getDeployment(bob, dep.id), 'not_found');
-    await expectAppError(store.getDeploymentSource(bob, dep.id), 'not_found');
-    await expectAppError(store.listDeployments(bob, agent.id, { limit: 10 }), 'not_found');
-    await expectAppError(store.createDeployment({ id: newId('dep'), ownerId: bob, agentId: agent.id, workflowId: 'w', source, now: now() }), 'not_found');
-    await expectAppError(store.transitionDeployment({ ownerId: bob, deploymentId: dep.id, to: 'failed', now: now() }), 'not_found');
-    await expectAppError(store.switchActiveDeployment({ ownerId: bob, agentId: agent.id, expected: null, next: dep.id, now: now() }), 'not_found');
-    await expectAppError(store.getServingTarget(bob, agent.id), 'not_found');
-    expect((await store.listAgents(bob, { limit: 10 })).items).toEqual([]);
-    // and nothing of alice's changed
-    expect((await store.getDeployment(alice, dep.id)).status).toBe('queued');
-  });
-
-  it('refuses a second agent with the same name for one owner, but not for another', async () => {
-    await agentOf(alice, 'same');
-    await expectAppError(agentOf(alice, 'same'), 'conflict');
-    await expect(agentOf(bob, 'same')).resolves.toMatchObject({ name: 'same', ownerId: bob });
-  });
-
-  it('numbers deployments per agent and allows only one in flight', async () => {
-    const agent = await agentOf(alice);
-    const first = await deploymentOf(alice, agent.id);
-    expect(first).toMatchObject({ version: 1, status: 'queued', runtime: 'local' });
-    await expectAppError(deploymentOf(alice, agent.id), 'conflict');
-    await toLive(alice, first.id);
-    const second = await deploymentOf(alice, agent.id);
-    expect(second.version).toBe(2);
-  });
-
-  it('lets exactly one of two concurrent deployment creations win', async () => {
-    const agent = await agentOf(alice);
-    const results = await Promise.allSettled([deploymentOf(alice, agent.id), deploymentOf(alice, agent.id)]);
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'conflict' } });
-  });
-
-  it('never changes a deployment once it is final', async () => {
-    const agent = await agentOf(alice);
-    const dep = await deploymentOf(alice, agent.id);
-    const live = await toLive(alice, dep.id);
-    expect(live.finishedAt).not.toBeNull();
-    await expectAppError(store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'failed', now: now() }), 'conflict');
-    await expectAppError(
-      store.recordDeploymentStep({ ownerId: alice, deploymentId: dep.id, entry: { step: 'compensate', status: 'started', at: now().toISOString() } }),
-      'conflict',
-    );
-    // repeating the transition that happened (an activity retry) is accepted and changes nothing
-    const again = await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'live', step: 'mark_live', now: now() });
-    expect(again).toEqual(live);
-  });
-
-  it('refuses transitions that skip the lifecycle', async () => {
-    const agent = await agentOf(alice);
-    const dep = await deploymentOf(alice, agent.id);
-    await expectAppError(store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'live', now: now() }), 'conflict');
-    expect((await store.getDeployment(alice, dep.id)).status).toBe('queued');
-  });
-
-  it('switches the serving pointer by compare-and-set: of two concurrent switches exactly one wins', async () => {
-    const agent = await agentOf(alice);
-    const d1 = await deploymentOf(alice, agent.id);
-    await toLive(alice, d1.id);
-    const d2 = await deploymentOf(alice, agent.id);
-    await toLive(alice, d2.id);
-    const results = await Promise.all([
-      store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d1.id, now: now() }),
-      store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d2.id, now: now() }),
-    ]);
-    expect(results.filter(Boolean)).toHaveLength(1);
-    const winner = results[0] ? d1.id : d2.id;
-    const target = await store.getServingTarget(alice, agent.id);
-    expect(target.deployment).toEqual({ id: winner, runtime: 'local', providerRef: `ref-${winner}` });
-    expect(await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d1.id, now: now() })).toBe(false);
-  });
-
-  it.runIf(factory.notifies)('tells watchers when what serves an agent changes (on another connection, after commit)', async () => {
-    const agent = await agentOf(alice, 'watched');
-    const dep = await deploymentOf(alice, agent.id);
-    await toLive(alice, dep.id);
-    const seen: string[] = [];
-    const stop = await store.watchServing((id) => seen.push(id));
-    try {
-      await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: dep.id, now: now() });
-      await expect.poll(() => seen).toEqual([agent.id]);
-      // a compare-and-set that loses changes nothing and says nothing
-      await store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: dep.id, now: now() });
-      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
-      await expect.poll(() => seen).toEqual([agent.id, agent.id]);
-    } finally {
-      await stop();
-    }
-  });
-
-  it('points only at a deployment of the same agent', async () => {
-    const a = await agentOf(alice, 'a');
-    const b = await agentOf(alice, 'b');
-    const dep = await deploymentOf(alice, b.id);
-    await expectAppError(store.switchActiveDeployment({ ownerId: alice, agentId: a.id, expected: null, next: dep.id, now: now() }), 'not_found');
-  });
-
-  it('pages agents newest first, stable while new agents are inserted', async () => {
-    for (let i = 0; i < 5; i++) await agentOf(alice, `agent-${i}`);
-    const first = await store.listAgents(alice, { limit: 2 });
-    expect(first.items.map((a) => a.name)).toEqual(['agent-4', 'agent-3']);
-    await agentOf(alice, 'agent-new');
-    const second = await store.listAgents(alice, { limit: 2, cursor: first.nextCursor! });
-    const third = await store.listAgents(alice, { limit: 2, cursor: second.nextCursor! });
-    expect([...second.items, ...third.items].map((a) => a.name)).toEqual(['agent-2', 'agent-1', 'agent-0']);
-    expect(third.nextCursor).toBeNull();
-    await expectAppError(store.listAgents(alice, { limit: 2, cursor: 'garbage' }), 'validation_failed');
-  });
-
-  it('soft-deletes an agent, frees its name, and refuses while a deploy is in flight', async () => {
-    const agent = await agentOf(alice, 'doomed');
-    const dep = await deploymentOf(alice, agent.id);
-    await expectAppError(store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() }), 'conflict');
-    await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'failed', now: now() });
-    expect((await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() })).status).toBe('deleted');
-    await expectAppError(store.getAgent(alice, agent.id), 'not_found');
-    await expect(agentOf(alice, 'doomed')).resolves.toMatchObject({ name: 'doomed' });
-    // history is kept
-    expect((await store.getDeployment(alice, dep.id)).status).toBe('failed');
-  });
-
-  it('takes an idempotency key once, even under concurrency, and replays the first answer', async () => {
-    const begin = () => store.beginIdempotent({ ownerId: alice, key: 'k1', requestHash: 'h', now: now() });
-    const states = (await Promise.all([begin(), begin(), begin()])).map((b) => b.state).sort();
-    expect(states).toEqual(['in_progress', 'in_progress', 'new']);
-    await store.completeIdempotent({ ownerId: alice, key: 'k1', status: 201, body: { id: 'x' } });
-    expect(await begin()).toEqual({ state: 'done', status: 201, body: { id: 'x' } });
-    expect(await store.beginIdempotent({ ownerId: alice, key: 'k1', requestHash: 'other', now: now() })).toEqual({ state: 'mismatch' });
-    // keys are per owner
-    expect(await store.beginIdempotent({ ownerId: bob, key: 'k1', requestHash: 'h', now: now() })).toEqual({ state: 'new' });
-    // an abandoned key can be taken again
-    await store.abandonIdempotent({ ownerId: bob, key: 'k1' });
-    expect(await store.beginIdempotent({ ownerId: bob, key: 'k1', requestHash: 'h', now: now() })).toEqual({ state: 'new' });
-  });
-
-  it('takes an idempotency key exactly once when many requests race for it', async () => {
-    const key = newId('req');
-    const results = await Promise.all(Array.from({ length: 8 }, () => store.beginIdempotent({ ownerId: alice, key, requestHash: 'h', now: now() })));
-    expect(results.filter((r) => r.state === 'new')).toHaveLength(1);
-  });
-
-  // ── users ────────────────────────────────────────────────────────────────────────
-  it('keeps a user’s tier and billing ids', async () => {
-    expect(await store.getUser(alice)).toMatchObject({ id: alice, tier: 'free', defaultRuntime: 'local', billing: { customerId: null, subscriptionId: null, subscriptionItemId: null, status: null } });
-    await store.setUserTier({ userId: alice, tier: 'pro', now: now() });
-    const user = await store.setUserBilling({ userId: alice, billing: { customerId: 'cus_1', status: 'active' }, now: now() });
-    expect(user).toMatchObject({ tier: 'pro', billing: { customerId: 'cus_1', subscriptionId: null, status: 'active' } });
-    const again = await store.setUserBilling({ userId: alice, billing: { subscriptionId: 'sub_1' }, now: now() });
-    expect(again.billing).toEqual({ customerId: 'cus_1', subscriptionId: 'sub_1', subscriptionItemId: null, status: 'active' });
-    await expectAppError(store.getUser(newId('usr')), 'not_found');
-    // ensureUser never resets what is there
-    await store.ensureUser(alice, now());
-    expect((await store.getUser(alice)).tier).toBe('pro');
-  });
-
-  // ── secret metadata ──────────────────────────────────────────────────────────────
-  it('keeps secret names and versions, never a value, scoped by owner', async () => {
-    const agent = await agentOf(alice);
-    const first = await store.putSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY', now: now() });
-    const second = await store.putSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY', now: now() });
-    expect(first.version).toBe(1);
-    expect(second.version).toBe(2);
-    const listed = await store.listSecretMetadata(alice, agent.id);
-    expect(listed).toHaveLength(1);
-    // exactly these fields: there is nowhere a value could be
-    for (const m of [first, second, ...listed]) expect(Object.keys(SecretMetadata.parse(m)).sort()).toEqual(Object.keys(m).sort());
-    expect(Object.keys(listed[0]!).sort()).toEqual(['agentId', 'name', 'updatedAt', 'version']);
-    await expectAppError(store.putSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'X', now: now() }), 'not_found');
-    await expectAppError(store.listSecretMetadata(bob, agent.id), 'not_found');
-    await expectAppError(store.deleteSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'OPENAI_API_KEY' }), 'not_found');
-    await store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' });
-    expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
-    await expectAppError(store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' }), 'not_found');
-  });
-
-  // ── API keys ─────────────────────────────────────────────────────────────────────
-  it('stores API keys as hash and prefix, finds them by hash until revoked', async () => {
-    const id = newId('req');
-    const hash = `h-${id}`;
-    const key = await store.createApiKey({ id, ownerId: alice, name: 'ci', prefix: 'wh_live_ab12', hash, now: now() });
-    expect(key).toMatchObject({ id, ownerId: alice, name: 'ci', prefix: 'wh_live_ab12', revokedAt: null });
-    expect(JSON.stringify(key)).not.toContain(hash);
-    expect(JSON.stringify(await store.listApiKeys(alice))).not.toContain(hash);
-    expect(await store.findApiKeyByHash(hash)).toEqual({ id, ownerId: alice });
-    expect(await store.listApiKeys(bob)).toEqual([]);
-    await expectAppError(store.revokeApiKey({ ownerId: bob, id, now: now() }), 'not_found');
-    expect((await store.revokeApiKey({ ownerId: alice, id, now: now() })).revokedAt).not.toBeNull();
-    expect(await store.findApiKeyByHash(hash)).toBeNull();
-  });
-
-  // ── telemetry and usage ──────────────────────────────────────────────────────────
-  const event = (at: string, over: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
-    id: newId('req'),
-    at,
-    kind: 'request',
-    ok: true,
-    durationMs: 10,
-    inputBytes: 100,
-    outputBytes: 200,
-    ...over,
-  });
-  const liveAgent = async (ownerId: string) => {
-    const agent = await agentOf(ownerId, `t-${newId('agt').slice(-8)}`);
-    const dep = await deploymentOf(ownerId, agent.id);
-    await toLive(ownerId, dep.id);
-    return { agentId: agent.id, deploymentId: dep.id };
-  };
-
-  it('counts each telemetry event once, even when batches are redelivered concurrently', async () => {
-    const { agentId, deploymentId } = await liveAgent(alice);
-    const batch = [event('2026-11-03T10:15:00.000Z'), event('2026-11-03T10:45:00.000Z', { ok: false, durationMs: 30 }), event('2026-11-03T11:05:00.000Z')];
-    const results = await Promise.all([1, 2, 3].map(() => store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events: batch })));
-    expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(3);
-    expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(6);
-    const hourly = await store.listHourlyMetrics({ ownerId: alice, agentId, from: new Date('2026-11-03T00:00:00Z'), to: new Date('2026-11-04T00:00:00Z') });
-    expect(hourly).toEqual([
-      { agentId, hour: '2026-11-03T10:00:00.000Z', requests: 2, errors: 1, durationMs: 40, inputBytes: 200, outputBytes: 400 },
-      { agentId, hour: '2026-11-03T11:00:00.000Z', requests: 1, errors: 0, durationMs: 10, inputBytes: 100, outputBytes: 200 },
-    ]);
-    expect(await store.getUsage({ ownerId: alice, period: '2026-11' })).toEqual([
-      { ownerId: alice, period: '2026-11', runtime: 'local', requests: 3, errors: 1, durationMs: 50, inputBytes: 300, outputBytes: 600 },
-    ]);
-  });
-
-  it('scopes event ids to their deployment: another tenant reusing an id does not swallow events', async () => {
-    const mine = await liveAgent(alice);
-    const theirs = await liveAgent(bob);
-    const shared = event('2026-11-07T00:00:00.000Z');
-    expect(await store.ingestTelemetry({ ownerId: bob, ...theirs, events: [shared] })).toEqual({ accepted: 1, duplicates: 0 });
-    expect(await store.ingestTelemetry({ ownerId: alice, ...mine, events: [shared] })).toEqual({ accepted: 1, duplicates: 0 });
-    expect((await store.getUsage({ ownerId: alice, period: '2026-11' }))[0]?.requests).toBe(1);
-  });
-
-  it('keeps period totals reproducible from hourly metrics', async () => {
-    const { agentId, deploymentId } = await liveAgent(alice);
-    const second = await liveAgent(alice);
-    const events: TelemetryEvent[] = [];
-    for (let i = 0; i < 60; i++) events.push(event(new Date(Date.UTC(2026, 9, 31, 20) + i * 17 * 60_000).toISOString(), { durationMs: i, ok: i % 7 !== 0 }));
-    await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
-    await store.ingestTelemetry({ ownerId: alice, agentId: second.agentId, deploymentId: second.deploymentId, events: events.slice(0, 10).map((e) => ({ ...e, id: newId('req') })) });
-    for (const period of ['2026-10', '2026-11']) {
-      const [from, to] = period === '2026-10' ? [new Date('2026-10-01T00:00:00Z'), new Date('2026-11-01T00:00:00Z')] : [new Date('2026-11-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z')];
-      const hourly = [
-        ...(await store.listHourlyMetrics({ ownerId: alice, agentId, from, to })),
-        ...(await store.listHourlyMetrics({ ownerId: alice, agentId: second.agentId, from, to })),
-      ];
-      const sum = (k: 'requests' | 'errors' | 'durationMs') => hourly.reduce((n, h) => n + h[k], 0);
-      const [usage] = await store.getUsage({ ownerId: alice, period });
-      const expected = [...events, ...events.slice(0, 10)].filter((e) => periodOf(new Date(e.at)) === period);
-      expect(usage?.requests).toBe(expected.length);
-      expect(usage).toMatchObject({ requests: sum('requests'), errors: sum('errors'), durationMs: sum('durationMs') });
-    }
-  });
-
-  it('refuses a telemetry batch that does not match its deployment, agent and owner, storing nothing', async () => {
-    const a = await liveAgent(alice);
-    const b = await liveAgent(alice);
-    const batch = [event('2026-11-05T00:00:00.000Z')];
-    await expectAppError(store.ingestTelemetry({ ownerId: bob, agentId: a.agentId, deploymentId: a.deploymentId, events: batch }), 'not_found');
-    await expectAppError(store.ingestTelemetry({ ownerId: alice, agentId: a.agentId, deploymentId: b.deploymentId, events: batch }), 'not_found');
-    await expectAppError(store.ingestTelemetry({ ownerId: alice, agentId: a.agentId, deploymentId: a.deploymentId, events: [...batch, { ...batch[0]!, id: '', durationMs: -1 }] }), 'validation_failed');
-    expect((await store.listTelemetryEvents({ ownerId: alice, agentId: a.agentId, limit: 10 })).items).toEqual([]);
-    expect(await store.listHourlyMetrics({ ownerId: alice, agentId: a.agentId, from: new Date(0), to: new Date('2100-01-01') })).toEqual([]);
-  });
-
-  it('lists raw telemetry newest first, scoped by owner', async () => {
-    const { agentId, deploymentId } = await liveAgent(alice);
-    const events = [0, 1, 2].map((i) => event(`2026-11-06T00:0${i}:00.000Z`));
-    await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
-    const page1 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2 });
-    expect(page1.items.map((e) => e.id)).toEqual([events[2]!.id, events[1]!.id]);
-    expect(page1.items[0]).toMatchObject({ agentId, deploymentId, ok: true, durationMs: 10 });
-    const page2 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2, cursor: page1.nextCursor! });
-    expect(page2.items.map((e) => e.id)).toEqual([events[0]!.id]);
-    await expectAppError(store.listTelemetryEvents({ ownerId: bob, agentId, limit: 2 }), 'not_found');
-  });
-
-  it('retention deletes exactly the events older than the cutoff for the tier, in batches', async () => {
-    const tier = 'starter';
-    await store.setUserTier({ userId: alice, tier, now: now() });
-    await store.setUserTier({ userId: bob, tier: 'enterprise', now: now() });
-    const mine = await liveAgent(alice);
-    const theirs = await liveAgent(bob);
-    const cutoff = new Date('2026-10-15T00:00:00.000Z');
-    const old = Array.from({ length: 25 }, (_, i) => event(new Date(cutoff.getTime() - (i + 1) * 3_600_000).toISOString()));
-    const atCutoff = event(cutoff.toISOString());
-    const recent = Array.from({ length: 5 }, (_, i) => event(new Date(cutoff.getTime() + (i + 1) * 60_000).toISOString()));
-    await store.ingestTelemetry({ ownerId: alice, ...mine, events: [...old, atCutoff, ...recent] });
-    await store.ingestTelemetry({ ownerId: bob, ...theirs, events: old.map((e) => ({ ...e, id: newId('req') })) });
-    const usageBefore = await store.getUsage({ ownerId: alice, period: '2026-10' });
-
-    const deleted: number[] = [];
-    for (;;) {
-      const { deleted: n } = await store.deleteTelemetryBefore({ tier, cutoff, limit: 10 });
-      deleted.push(n);
-      if (n < 10) break;
-    }
-    // other owners of this tier may have old events too; ours are gone in batches of at most 10
-    expect(deleted.every((n) => n <= 10)).toBe(true);
-    const left = (await store.listTelemetryEvents({ ownerId: alice, agentId: mine.agentId, limit: 100 })).items.map((e) => e.id).sort();
-    expect(left).toEqual([atCutoff, ...recent].map((e) => e.id).sort());
-    // another tier's events are not touched; aggregates are kept
-    expect((await store.listTelemetryEvents({ ownerId: bob, agentId: theirs.agentId, limit: 100 })).items).toHaveLength(25);
-    expect(await store.getUsage({ ownerId: alice, period: '2026-10' })).toEqual(usageBefore);
-  });
-
-  // ── billing periods, webhooks ────────────────────────────────────────────────────
-  it('closes a billing period once, freezing its totals, and records its usage report once', async () => {
-    const { agentId, deploymentId } = await liveAgent(alice);
-    expect(await store.getBillingPeriod({ ownerId: alice, period: '2026-09' })).toMatchObject({ status: 'open', totals: null, closedAt: null });
-    await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events: [event('2026-09-10T00:00:00.000Z'), event('2026-09-11T00:00:00.000Z')] });
-    const results = await Promise.all([1, 2].map(() => store.closeBillingPeriod({ ownerId: alice, period: '2026-09', now: now() })));
-    expect(results.filter((r) => r.closedNow)).toHaveLength(1);
-    const closed = await store.getBillingPeriod({ ownerId: alice, period: '2026-09' });
-    expect(closed).toMatchObject({ status: 'closed', totals: { requests: 2, errors: 0, durationMs: 20, inputBytes: 200, outputBytes: 400 } });
-    const reports = await Promise.all([1, 2, 3].map(() => store.recordUsageReport({ ownerId: alice, period: '2026-09', reportId: 'ur_1', now: now() })));
-    expect(reports.filter(Boolean)).toHaveLength(1);
-    expect((await store.getBillingPeriod({ ownerId: alice, period: '2026-09' })).usageReportId).toBe('ur_1');
-    await expectAppError(store.recordUsageReport({ ownerId: alice, period: '2026-08', reportId: 'ur_2', now: now() }), 'conflict');
-  });
-
-  it('handles each webhook event id once, even under concurrent redelivery', async () => {
-    const eventId = newId('req');
-    const firsts = await Promise.all(Array.from({ length: 5 }, () => store.recordWebhookEvent({ provider: 'lemonsqueezy', eventId, eventName: 'subscription_created', now: now() })));
-    expect(firsts.filter(Boolean)).toHaveLength(1);
-    expect(await store.recordWebhookEvent({ provider: 'other', eventId, eventName: 'x', now: now() })).toBe(true);
-  });
-
-  // ── audit log ────────────────────────────────────────────────────────────────────
-  it('appends to an owner’s audit log and pages it newest first, stable under inserts', async () => {
-    for (let i = 0; i < 3; i++) await store.appendAudit({ ownerId: alice, actor: alice, action: `agent.created.${i}`, targetType: 'agent', targetId: `agt_${i}`, details: { i }, now: now() });
-    await store.appendAudit({ ownerId: bob, actor: bob, action: 'agent.created', targetType: 'agent', targetId: 'agt_b', now: now() });
-    const first = await store.listAudit(alice, { limit: 2 });
-    expect(first.items.map((e) => e.action)).toEqual(['agent.created.2', 'agent.created.1']);
-    expect(first.items[0]).toMatchObject({ ownerId: alice, actor: alice, targetType: 'agent', targetId: 'agt_2', details: { i: 2 } });
-    await store.appendAudit({ ownerId: alice, actor: alice, action: 'later', targetType: 'agent', targetId: 'x', now: now() });
-    const second = await store.listAudit(alice, { limit: 2, cursor: first.nextCursor! });
-    expect(second.items.map((e) => e.action)).toEqual(['agent.created.0']);
-    expect(second.nextCursor).toBeNull();
-    expect((await store.listAudit(bob, { limit: 10 })).items.map((e) => e.action)).toEqual(['agent.created']);
-  });
-
-  // ── bad input ────────────────────────────────────────────────────────────────────
-  it('refuses oversized and malformed input with validation_failed and writes nothing', async () => {
-    await expectAppError(store.createAgent({ id: newId('agt'), ownerId: alice, name: 'x'.repeat(64), runtime: 'local', now: now() }), 'validation_failed');
-    await expectAppError(store.createAgent({ id: newId('agt'), ownerId: alice, name: 'ok', runtime: 'mars' as 'local', now: now() }), 'validation_failed');
-    const agent = await agentOf(alice, 'valid');
-    await expectAppError(store.putSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'bad name', now: now() }), 'validation_failed');
-    await expectAppError(store.appendAudit({ ownerId: alice, actor: alice, action: 'x'.repeat(1000), targetType: 'agent', targetId: 'a', now: now() }), 'validation_failed');
-    await expectAppError(store.getUsage({ ownerId: alice, period: '2026-13' }), 'validation_failed');
-    expect((await store.listAgents(alice, { limit: 10 })).items.map((a) => a.name)).toEqual(['valid']);
-    expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
-    expect((await store.listAudit(alice, { limit: 10 })).items).toEqual([]);
-  });
-
-  it.runIf(factory.notifies)('tells watchers about changes to an owner’s agents and deployments', async () => {
-    const seen: { ownerId: string; kind: string; id: string }[] = [];
-    const stop = await store.watchChanges((c) => seen.push(c));
-    try {
-      const agent = await agentOf(alice, 'live-updates');
+    it('scopes every read and write by owner: another owner’s ids are not found', async () => {
+      const agent = await agentOf(alice);
       const dep = await deploymentOf(alice, agent.id);
-      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'building', now: now() });
-      await expect.poll(() => seen.filter((c) => c.ownerId === alice)).toEqual([
-        { ownerId: alice, kind: 'agent', id: agent.id },
-        { ownerId: alice, kind: 'deployment', id: dep.id },
-        { ownerId: alice, kind: 'deployment', id: dep.id },
+      await expectAppError(store.getAgent(bob, agent.id), 'not_found');
+      await expectAppError(store.renameAgent({ ownerId: bob, agentId: agent.id, name: 'x', now: now() }), 'not_found');
+      await expectAppError(store.deleteAgent({ ownerId: bob, agentId: agent.id, now: now() }), 'not_found');
+      await expectAppError(store.getDeployment(bob, dep.id), 'not_found');
+      await expectAppError(store.getDeploymentSource(bob, dep.id), 'not_found');
+      await expectAppError(store.listDeployments(bob, agent.id, { limit: 10 }), 'not_found');
+      await expectAppError(
+        store.createDeployment({
+          id: newId('dep'),
+          ownerId: bob,
+          agentId: agent.id,
+          workflowId: 'w',
+          source,
+          now: now(),
+        }),
+        'not_found',
+      );
+      await expectAppError(
+        store.transitionDeployment({ ownerId: bob, deploymentId: dep.id, to: 'failed', now: now() }),
+        'not_found',
+      );
+      await expectAppError(
+        store.switchActiveDeployment({ ownerId: bob, agentId: agent.id, expected: null, next: dep.id, now: now() }),
+        'not_found',
+      );
+      await expectAppError(store.getServingTarget(bob, agent.id), 'not_found');
+      expect((await store.listAgents(bob, { limit: 10 })).items).toEqual([]);
+      // and nothing of alice's changed
+      expect((await store.getDeployment(alice, dep.id)).status).toBe('queued');
+    });
+
+    it('refuses a second agent with the same name for one owner, but not for another', async () => {
+      await agentOf(alice, 'same');
+      await expectAppError(agentOf(alice, 'same'), 'conflict');
+      await expect(agentOf(bob, 'same')).resolves.toMatchObject({ name: 'same', ownerId: bob });
+    });
+
+    it('numbers deployments per agent and allows only one in flight', async () => {
+      const agent = await agentOf(alice);
+      const first = await deploymentOf(alice, agent.id);
+      expect(first).toMatchObject({ version: 1, status: 'queued', runtime: 'local' });
+      await expectAppError(deploymentOf(alice, agent.id), 'conflict');
+      await toLive(alice, first.id);
+      const second = await deploymentOf(alice, agent.id);
+      expect(second.version).toBe(2);
+    });
+
+    it('lets exactly one of two concurrent deployment creations win', async () => {
+      const agent = await agentOf(alice);
+      const results = await Promise.allSettled([deploymentOf(alice, agent.id), deploymentOf(alice, agent.id)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'conflict' } });
+    });
+
+    it('never changes a deployment once it is final', async () => {
+      const agent = await agentOf(alice);
+      const dep = await deploymentOf(alice, agent.id);
+      const live = await toLive(alice, dep.id);
+      expect(live.finishedAt).not.toBeNull();
+      await expectAppError(
+        store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'failed', now: now() }),
+        'conflict',
+      );
+      await expectAppError(
+        store.recordDeploymentStep({
+          ownerId: alice,
+          deploymentId: dep.id,
+          entry: { step: 'compensate', status: 'started', at: now().toISOString() },
+        }),
+        'conflict',
+      );
+      // repeating the transition that happened (an activity retry) is accepted and changes nothing
+      const again = await store.transitionDeployment({
+        ownerId: alice,
+        deploymentId: dep.id,
+        to: 'live',
+        step: 'mark_live',
+        now: now(),
+      });
+      expect(again).toEqual(live);
+    });
+
+    it('refuses transitions that skip the lifecycle', async () => {
+      const agent = await agentOf(alice);
+      const dep = await deploymentOf(alice, agent.id);
+      await expectAppError(
+        store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'live', now: now() }),
+        'conflict',
+      );
+      expect((await store.getDeployment(alice, dep.id)).status).toBe('queued');
+    });
+
+    it('switches the serving pointer by compare-and-set: of two concurrent switches exactly one wins', async () => {
+      const agent = await agentOf(alice);
+      const d1 = await deploymentOf(alice, agent.id);
+      await toLive(alice, d1.id);
+      const d2 = await deploymentOf(alice, agent.id);
+      await toLive(alice, d2.id);
+      const results = await Promise.all([
+        store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d1.id, now: now() }),
+        store.switchActiveDeployment({ ownerId: alice, agentId: agent.id, expected: null, next: d2.id, now: now() }),
       ]);
-    } finally {
-      await stop();
-    }
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results[0] ? d1.id : d2.id;
+      const target = await store.getServingTarget(alice, agent.id);
+      expect(target.deployment).toEqual({ id: winner, runtime: 'local', providerRef: `ref-${winner}` });
+      expect(
+        await store.switchActiveDeployment({
+          ownerId: alice,
+          agentId: agent.id,
+          expected: null,
+          next: d1.id,
+          now: now(),
+        }),
+      ).toBe(false);
+    });
+
+    it.runIf(factory.notifies)(
+      'tells watchers when what serves an agent changes (on another connection, after commit)',
+      async () => {
+        const agent = await agentOf(alice, 'watched');
+        const dep = await deploymentOf(alice, agent.id);
+        await toLive(alice, dep.id);
+        const seen: string[] = [];
+        const stop = await store.watchServing((id) => seen.push(id));
+        try {
+          await store.switchActiveDeployment({
+            ownerId: alice,
+            agentId: agent.id,
+            expected: null,
+            next: dep.id,
+            now: now(),
+          });
+          await expect.poll(() => seen).toEqual([agent.id]);
+          // a compare-and-set that loses changes nothing and says nothing
+          await store.switchActiveDeployment({
+            ownerId: alice,
+            agentId: agent.id,
+            expected: null,
+            next: dep.id,
+            now: now(),
+          });
+          await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+          await expect.poll(() => seen).toEqual([agent.id, agent.id]);
+        } finally {
+          await stop();
+        }
+      },
+    );
+
+    it('points only at a deployment of the same agent', async () => {
+      const a = await agentOf(alice, 'a');
+      const b = await agentOf(alice, 'b');
+      const dep = await deploymentOf(alice, b.id);
+      await expectAppError(
+        store.switchActiveDeployment({ ownerId: alice, agentId: a.id, expected: null, next: dep.id, now: now() }),
+        'not_found',
+      );
+    });
+
+    it('pages agents newest first, stable while new agents are inserted', async () => {
+      for (let i = 0; i < 5; i++) await agentOf(alice, `agent-${i}`);
+      const first = await store.listAgents(alice, { limit: 2 });
+      expect(first.items.map((a) => a.name)).toEqual(['agent-4', 'agent-3']);
+      await agentOf(alice, 'agent-new');
+      const second = await store.listAgents(alice, { limit: 2, cursor: first.nextCursor! });
+      const third = await store.listAgents(alice, { limit: 2, cursor: second.nextCursor! });
+      expect([...second.items, ...third.items].map((a) => a.name)).toEqual(['agent-2', 'agent-1', 'agent-0']);
+      expect(third.nextCursor).toBeNull();
+      await expectAppError(store.listAgents(alice, { limit: 2, cursor: 'garbage' }), 'validation_failed');
+    });
+
+    it('soft-deletes an agent, frees its name, and refuses while a deploy is in flight', async () => {
+      const agent = await agentOf(alice, 'doomed');
+      const dep = await deploymentOf(alice, agent.id);
+      await expectAppError(store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() }), 'conflict');
+      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'failed', now: now() });
+      expect((await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() })).status).toBe('deleted');
+      await expectAppError(store.getAgent(alice, agent.id), 'not_found');
+      await expect(agentOf(alice, 'doomed')).resolves.toMatchObject({ name: 'doomed' });
+      // history is kept
+      expect((await store.getDeployment(alice, dep.id)).status).toBe('failed');
+    });
+
+    it('takes an idempotency key once, even under concurrency, and replays the first answer', async () => {
+      const begin = () => store.beginIdempotent({ ownerId: alice, key: 'k1', requestHash: 'h', now: now() });
+      const states = (await Promise.all([begin(), begin(), begin()])).map((b) => b.state).sort();
+      expect(states).toEqual(['in_progress', 'in_progress', 'new']);
+      await store.completeIdempotent({ ownerId: alice, key: 'k1', status: 201, body: { id: 'x' } });
+      expect(await begin()).toEqual({ state: 'done', status: 201, body: { id: 'x' } });
+      expect(await store.beginIdempotent({ ownerId: alice, key: 'k1', requestHash: 'other', now: now() })).toEqual({
+        state: 'mismatch',
+      });
+      // keys are per owner
+      expect(await store.beginIdempotent({ ownerId: bob, key: 'k1', requestHash: 'h', now: now() })).toEqual({
+        state: 'new',
+      });
+      // an abandoned key can be taken again
+      await store.abandonIdempotent({ ownerId: bob, key: 'k1' });
+      expect(await store.beginIdempotent({ ownerId: bob, key: 'k1', requestHash: 'h', now: now() })).toEqual({
+        state: 'new',
+      });
+    });
+
+    it('takes an idempotency key exactly once when many requests race for it', async () => {
+      const key = newId('req');
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.beginIdempotent({ ownerId: alice, key, requestHash: 'h', now: now() })),
+      );
+      expect(results.filter((r) => r.state === 'new')).toHaveLength(1);
+    });
+
+    // ── users ────────────────────────────────────────────────────────────────────────
+    it('keeps a user’s tier and billing ids', async () => {
+      expect(await store.getUser(alice)).toMatchObject({
+        id: alice,
+        tier: 'free',
+        defaultRuntime: 'local',
+        billing: { customerId: null, subscriptionId: null, subscriptionItemId: null, status: null },
+      });
+      await store.setUserTier({ userId: alice, tier: 'pro', now: now() });
+      const user = await store.setUserBilling({
+        userId: alice,
+        billing: { customerId: 'cus_1', status: 'active' },
+        now: now(),
+      });
+      expect(user).toMatchObject({
+        tier: 'pro',
+        billing: { customerId: 'cus_1', subscriptionId: null, status: 'active' },
+      });
+      const again = await store.setUserBilling({ userId: alice, billing: { subscriptionId: 'sub_1' }, now: now() });
+      expect(again.billing).toEqual({
+        customerId: 'cus_1',
+        subscriptionId: 'sub_1',
+        subscriptionItemId: null,
+        status: 'active',
+      });
+      await expectAppError(store.getUser(newId('usr')), 'not_found');
+      // ensureUser never resets what is there
+      await store.ensureUser(alice, now());
+      expect((await store.getUser(alice)).tier).toBe('pro');
+    });
+
+    // ── secret metadata ──────────────────────────────────────────────────────────────
+    it('keeps secret names and versions, never a value, scoped by owner', async () => {
+      const agent = await agentOf(alice);
+      const first = await store.putSecretMetadata({
+        ownerId: alice,
+        agentId: agent.id,
+        name: 'OPENAI_API_KEY',
+        now: now(),
+      });
+      const second = await store.putSecretMetadata({
+        ownerId: alice,
+        agentId: agent.id,
+        name: 'OPENAI_API_KEY',
+        now: now(),
+      });
+      expect(first.version).toBe(1);
+      expect(second.version).toBe(2);
+      const listed = await store.listSecretMetadata(alice, agent.id);
+      expect(listed).toHaveLength(1);
+      // exactly these fields: there is nowhere a value could be
+      for (const m of [first, second, ...listed])
+        expect(Object.keys(SecretMetadata.parse(m)).sort()).toEqual(Object.keys(m).sort());
+      expect(Object.keys(listed[0]!).sort()).toEqual(['agentId', 'name', 'updatedAt', 'version']);
+      await expectAppError(
+        store.putSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'X', now: now() }),
+        'not_found',
+      );
+      await expectAppError(store.listSecretMetadata(bob, agent.id), 'not_found');
+      await expectAppError(
+        store.deleteSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'OPENAI_API_KEY' }),
+        'not_found',
+      );
+      await store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' });
+      expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
+      await expectAppError(
+        store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' }),
+        'not_found',
+      );
+    });
+
+    // ── API keys ─────────────────────────────────────────────────────────────────────
+    it('stores API keys as hash and prefix, finds them by hash until revoked', async () => {
+      const id = newId('req');
+      const hash = `h-${id}`;
+      const key = await store.createApiKey({
+        id,
+        ownerId: alice,
+        name: 'ci',
+        prefix: 'wh_live_ab12',
+        hash,
+        now: now(),
+      });
+      expect(key).toMatchObject({ id, ownerId: alice, name: 'ci', prefix: 'wh_live_ab12', revokedAt: null });
+      expect(JSON.stringify(key)).not.toContain(hash);
+      expect(JSON.stringify(await store.listApiKeys(alice))).not.toContain(hash);
+      expect(await store.findApiKeyByHash(hash)).toEqual({ id, ownerId: alice });
+      expect(await store.listApiKeys(bob)).toEqual([]);
+      await expectAppError(store.revokeApiKey({ ownerId: bob, id, now: now() }), 'not_found');
+      expect((await store.revokeApiKey({ ownerId: alice, id, now: now() })).revokedAt).not.toBeNull();
+      expect(await store.findApiKeyByHash(hash)).toBeNull();
+    });
+
+    // ── telemetry and usage ──────────────────────────────────────────────────────────
+    const event = (at: string, over: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
+      id: newId('req'),
+      at,
+      kind: 'request',
+      ok: true,
+      durationMs: 10,
+      inputBytes: 100,
+      outputBytes: 200,
+      ...over,
+    });
+    const liveAgent = async (ownerId: string) => {
+      const agent = await agentOf(ownerId, `t-${newId('agt').slice(-8)}`);
+      const dep = await deploymentOf(ownerId, agent.id);
+      await toLive(ownerId, dep.id);
+      return { agentId: agent.id, deploymentId: dep.id };
+    };
+
+    it('counts each telemetry event once, even when batches are redelivered concurrently', async () => {
+      const { agentId, deploymentId } = await liveAgent(alice);
+      const batch = [
+        event('2026-11-03T10:15:00.000Z'),
+        event('2026-11-03T10:45:00.000Z', { ok: false, durationMs: 30 }),
+        event('2026-11-03T11:05:00.000Z'),
+      ];
+      const results = await Promise.all(
+        [1, 2, 3].map(() => store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events: batch })),
+      );
+      expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(3);
+      expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(6);
+      const hourly = await store.listHourlyMetrics({
+        ownerId: alice,
+        agentId,
+        from: new Date('2026-11-03T00:00:00Z'),
+        to: new Date('2026-11-04T00:00:00Z'),
+      });
+      expect(hourly).toEqual([
+        {
+          agentId,
+          hour: '2026-11-03T10:00:00.000Z',
+          requests: 2,
+          errors: 1,
+          durationMs: 40,
+          inputBytes: 200,
+          outputBytes: 400,
+        },
+        {
+          agentId,
+          hour: '2026-11-03T11:00:00.000Z',
+          requests: 1,
+          errors: 0,
+          durationMs: 10,
+          inputBytes: 100,
+          outputBytes: 200,
+        },
+      ]);
+      expect(await store.getUsage({ ownerId: alice, period: '2026-11' })).toEqual([
+        {
+          ownerId: alice,
+          period: '2026-11',
+          runtime: 'local',
+          requests: 3,
+          errors: 1,
+          durationMs: 50,
+          inputBytes: 300,
+          outputBytes: 600,
+        },
+      ]);
+    });
+
+    it('scopes event ids to their deployment: another tenant reusing an id does not swallow events', async () => {
+      const mine = await liveAgent(alice);
+      const theirs = await liveAgent(bob);
+      const shared = event('2026-11-07T00:00:00.000Z');
+      expect(await store.ingestTelemetry({ ownerId: bob, ...theirs, events: [shared] })).toEqual({
+        accepted: 1,
+        duplicates: 0,
+      });
+      expect(await store.ingestTelemetry({ ownerId: alice, ...mine, events: [shared] })).toEqual({
+        accepted: 1,
+        duplicates: 0,
+      });
+      expect((await store.getUsage({ ownerId: alice, period: '2026-11' }))[0]?.requests).toBe(1);
+    });
+
+    it('keeps period totals reproducible from hourly metrics', async () => {
+      const { agentId, deploymentId } = await liveAgent(alice);
+      const second = await liveAgent(alice);
+      const events: TelemetryEvent[] = [];
+      for (let i = 0; i < 60; i++)
+        events.push(
+          event(new Date(Date.UTC(2026, 9, 31, 20) + i * 17 * 60_000).toISOString(), {
+            durationMs: i,
+            ok: i % 7 !== 0,
+          }),
+        );
+      await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
+      await store.ingestTelemetry({
+        ownerId: alice,
+        agentId: second.agentId,
+        deploymentId: second.deploymentId,
+        events: events.slice(0, 10).map((e) => ({ ...e, id: newId('req') })),
+      });
+      for (const period of ['2026-10', '2026-11']) {
+        const [from, to] =
+          period === '2026-10'
+            ? [new Date('2026-10-01T00:00:00Z'), new Date('2026-11-01T00:00:00Z')]
+            : [new Date('2026-11-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z')];
+        const hourly = [
+          ...(await store.listHourlyMetrics({ ownerId: alice, agentId, from, to })),
+          ...(await store.listHourlyMetrics({ ownerId: alice, agentId: second.agentId, from, to })),
+        ];
+        const sum = (k: 'requests' | 'errors' | 'durationMs') => hourly.reduce((n, h) => n + h[k], 0);
+        const [usage] = await store.getUsage({ ownerId: alice, period });
+        const expected = [...events, ...events.slice(0, 10)].filter((e) => periodOf(new Date(e.at)) === period);
+        expect(usage?.requests).toBe(expected.length);
+        expect(usage).toMatchObject({
+          requests: sum('requests'),
+          errors: sum('errors'),
+          durationMs: sum('durationMs'),
+        });
+      }
+    });
+
+    it('refuses a telemetry batch that does not match its deployment, agent and owner, storing nothing', async () => {
+      const a = await liveAgent(alice);
+      const b = await liveAgent(alice);
+      const batch = [event('2026-11-05T00:00:00.000Z')];
+      await expectAppError(
+        store.ingestTelemetry({ ownerId: bob, agentId: a.agentId, deploymentId: a.deploymentId, events: batch }),
+        'not_found',
+      );
+      await expectAppError(
+        store.ingestTelemetry({ ownerId: alice, agentId: a.agentId, deploymentId: b.deploymentId, events: batch }),
+        'not_found',
+      );
+      await expectAppError(
+        store.ingestTelemetry({
+          ownerId: alice,
+          agentId: a.agentId,
+          deploymentId: a.deploymentId,
+          events: [...batch, { ...batch[0]!, id: '', durationMs: -1 }],
+        }),
+        'validation_failed',
+      );
+      expect((await store.listTelemetryEvents({ ownerId: alice, agentId: a.agentId, limit: 10 })).items).toEqual([]);
+      expect(
+        await store.listHourlyMetrics({
+          ownerId: alice,
+          agentId: a.agentId,
+          from: new Date(0),
+          to: new Date('2100-01-01'),
+        }),
+      ).toEqual([]);
+    });
+
+    it('lists raw telemetry newest first, scoped by owner', async () => {
+      const { agentId, deploymentId } = await liveAgent(alice);
+      const events = [0, 1, 2].map((i) => event(`2026-11-06T00:0${i}:00.000Z`));
+      await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
+      const page1 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2 });
+      expect(page1.items.map((e) => e.id)).toEqual([events[2]!.id, events[1]!.id]);
+      expect(page1.items[0]).toMatchObject({ agentId, deploymentId, ok: true, durationMs: 10 });
+      const page2 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2, cursor: page1.nextCursor! });
+      expect(page2.items.map((e) => e.id)).toEqual([events[0]!.id]);
+      await expectAppError(store.listTelemetryEvents({ ownerId: bob, agentId, limit: 2 }), 'not_found');
+    });
+
+    it('retention deletes exactly the events older than the cutoff for the tier, in batches', async () => {
+      const tier = 'starter';
+      await store.setUserTier({ userId: alice, tier, now: now() });
+      await store.setUserTier({ userId: bob, tier: 'enterprise', now: now() });
+      const mine = await liveAgent(alice);
+      const theirs = await liveAgent(bob);
+      const cutoff = new Date('2026-10-15T00:00:00.000Z');
+      const old = Array.from({ length: 25 }, (_, i) =>
+        event(new Date(cutoff.getTime() - (i + 1) * 3_600_000).toISOString()),
+      );
+      const atCutoff = event(cutoff.toISOString());
+      const recent = Array.from({ length: 5 }, (_, i) =>
+        event(new Date(cutoff.getTime() + (i + 1) * 60_000).toISOString()),
+      );
+      await store.ingestTelemetry({ ownerId: alice, ...mine, events: [...old, atCutoff, ...recent] });
+      await store.ingestTelemetry({ ownerId: bob, ...theirs, events: old.map((e) => ({ ...e, id: newId('req') })) });
+      const usageBefore = await store.getUsage({ ownerId: alice, period: '2026-10' });
+
+      const deleted: number[] = [];
+      for (;;) {
+        const { deleted: n } = await store.deleteTelemetryBefore({ tier, cutoff, limit: 10 });
+        deleted.push(n);
+        if (n < 10) break;
+      }
+      // other owners of this tier may have old events too; ours are gone in batches of at most 10
+      expect(deleted.every((n) => n <= 10)).toBe(true);
+      const left = (await store.listTelemetryEvents({ ownerId: alice, agentId: mine.agentId, limit: 100 })).items
+        .map((e) => e.id)
+        .sort();
+      expect(left).toEqual([atCutoff, ...recent].map((e) => e.id).sort());
+      // another tier's events are not touched; aggregates are kept
+      expect(
+        (await store.listTelemetryEvents({ ownerId: bob, agentId: theirs.agentId, limit: 100 })).items,
+      ).toHaveLength(25);
+      expect(await store.getUsage({ ownerId: alice, period: '2026-10' })).toEqual(usageBefore);
+    });
+
+    // ── billing periods, webhooks ────────────────────────────────────────────────────
+    it('closes a billing period once, freezing its totals, and records its usage report once', async () => {
+      const { agentId, deploymentId } = await liveAgent(alice);
+      expect(await store.getBillingPeriod({ ownerId: alice, period: '2026-09' })).toMatchObject({
+        status: 'open',
+        totals: null,
+        closedAt: null,
+      });
+      await store.ingestTelemetry({
+        ownerId: alice,
+        agentId,
+        deploymentId,
+        events: [event('2026-09-10T00:00:00.000Z'), event('2026-09-11T00:00:00.000Z')],
+      });
+      const results = await Promise.all(
+        [1, 2].map(() => store.closeBillingPeriod({ ownerId: alice, period: '2026-09', now: now() })),
+      );
+      expect(results.filter((r) => r.closedNow)).toHaveLength(1);
+      const closed = await store.getBillingPeriod({ ownerId: alice, period: '2026-09' });
+      expect(closed).toMatchObject({
+        status: 'closed',
+        totals: { requests: 2, errors: 0, durationMs: 20, inputBytes: 200, outputBytes: 400 },
+      });
+      const reports = await Promise.all(
+        [1, 2, 3].map(() =>
+          store.recordUsageReport({ ownerId: alice, period: '2026-09', reportId: 'ur_1', now: now() }),
+        ),
+      );
+      expect(reports.filter(Boolean)).toHaveLength(1);
+      expect((await store.getBillingPeriod({ ownerId: alice, period: '2026-09' })).usageReportId).toBe('ur_1');
+      await expectAppError(
+        store.recordUsageReport({ ownerId: alice, period: '2026-08', reportId: 'ur_2', now: now() }),
+        'conflict',
+      );
+    });
+
+    it('handles each webhook event id once, even under concurrent redelivery', async () => {
+      const eventId = newId('req');
+      const firsts = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          store.recordWebhookEvent({
+            provider: 'lemonsqueezy',
+            eventId,
+            eventName: 'subscription_created',
+            now: now(),
+          }),
+        ),
+      );
+      expect(firsts.filter(Boolean)).toHaveLength(1);
+      expect(await store.recordWebhookEvent({ provider: 'other', eventId, eventName: 'x', now: now() })).toBe(true);
+    });
+
+    // ── audit log ────────────────────────────────────────────────────────────────────
+    it('appends to an owner’s audit log and pages it newest first, stable under inserts', async () => {
+      for (let i = 0; i < 3; i++)
+        await store.appendAudit({
+          ownerId: alice,
+          actor: alice,
+          action: `agent.created.${i}`,
+          targetType: 'agent',
+          targetId: `agt_${i}`,
+          details: { i },
+          now: now(),
+        });
+      await store.appendAudit({
+        ownerId: bob,
+        actor: bob,
+        action: 'agent.created',
+        targetType: 'agent',
+        targetId: 'agt_b',
+        now: now(),
+      });
+      const first = await store.listAudit(alice, { limit: 2 });
+      expect(first.items.map((e) => e.action)).toEqual(['agent.created.2', 'agent.created.1']);
+      expect(first.items[0]).toMatchObject({
+        ownerId: alice,
+        actor: alice,
+        targetType: 'agent',
+        targetId: 'agt_2',
+        details: { i: 2 },
+      });
+      await store.appendAudit({
+        ownerId: alice,
+        actor: alice,
+        action: 'later',
+        targetType: 'agent',
+        targetId: 'x',
+        now: now(),
+      });
+      const second = await store.listAudit(alice, { limit: 2, cursor: first.nextCursor! });
+      expect(second.items.map((e) => e.action)).toEqual(['agent.created.0']);
+      expect(second.nextCursor).toBeNull();
+      expect((await store.listAudit(bob, { limit: 10 })).items.map((e) => e.action)).toEqual(['agent.created']);
+    });
+
+    // ── bad input ────────────────────────────────────────────────────────────────────
+    it('refuses oversized and malformed input with validation_failed and writes nothing', async () => {
+      await expectAppError(
+        store.createAgent({ id: newId('agt'), ownerId: alice, name: 'x'.repeat(64), runtime: 'local', now: now() }),
+        'validation_failed',
+      );
+      await expectAppError(
+        store.createAgent({ id: newId('agt'), ownerId: alice, name: 'ok', runtime: 'mars' as 'local', now: now() }),
+        'validation_failed',
+      );
+      const agent = await agentOf(alice, 'valid');
+      await expectAppError(
+        store.putSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'bad name', now: now() }),
+        'validation_failed',
+      );
+      await expectAppError(
+        store.appendAudit({
+          ownerId: alice,
+          actor: alice,
+          action: 'x'.repeat(1000),
+          targetType: 'agent',
+          targetId: 'a',
+          now: now(),
+        }),
+        'validation_failed',
+      );
+      await expectAppError(store.getUsage({ ownerId: alice, period: '2026-13' }), 'validation_failed');
+      expect((await store.listAgents(alice, { limit: 10 })).items.map((a) => a.name)).toEqual(['valid']);
+      expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
+      expect((await store.listAudit(alice, { limit: 10 })).items).toEqual([]);
+    });
+
+    it.runIf(factory.notifies)('tells watchers about changes to an owner’s agents and deployments', async () => {
+      const seen: { ownerId: string; kind: string; id: string }[] = [];
+      const stop = await store.watchChanges((c) => seen.push(c));
+      try {
+        const agent = await agentOf(alice, 'live-updates');
+        const dep = await deploymentOf(alice, agent.id);
+        await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'building', now: now() });
+        await expect
+          .poll(() => seen.filter((c) => c.ownerId === alice))
+          .toEqual([
+            { ownerId: alice, kind: 'agent', id: agent.id },
+            { ownerId: alice, kind: 'deployment', id: dep.id },
+            { ownerId: alice, kind: 'deployment', id: dep.id },
+          ]);
+      } finally {
+        await stop();
+      }
+    });
   });
-});
 }

@@ -22,20 +22,41 @@ afterAll(async () => env?.close());
 async function newAgent() {
   const ownerId = newId('usr');
   await env.store.ensureUser(ownerId, new Date());
-  const agent = await env.store.createAgent({ id: newId('agt'), ownerId, name: 'agent', runtime: 'local', now: new Date() });
+  const agent = await env.store.createAgent({
+    id: newId('agt'),
+    ownerId,
+    name: 'agent',
+    runtime: 'local',
+    now: new Date(),
+  });
   return { ownerId, agentId: agent.id };
 }
 
 async function invokeServing(ownerId: string, agentId: string) {
   const target = await env.store.getServingTarget(ownerId, agentId);
-  const res = await env.provider.invoke({ versionRef: target.deployment!.providerRef, body: '{"input":1}', sessionId: 's', accept: 'application/json', requestId: 'r' });
+  const res = await env.provider.invoke({
+    versionRef: target.deployment!.providerRef,
+    body: '{"input":1}',
+    sessionId: 's',
+    accept: 'application/json',
+    requestId: 'r',
+  });
   return (JSON.parse(await res.text()) as { output: { version: string } }).output.version;
 }
 
 /** With RECORD_HISTORIES=1, keeps a history for replay.test.ts (in the CLI's JSON form). */
 function recordHistory(workflowId: string, file: string) {
   if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', workflowId, '--output', 'json']);
+  const json = execFileSync(temporalCliPath(), [
+    'workflow',
+    'show',
+    '--address',
+    inject('temporalAddress'),
+    '--workflow-id',
+    workflowId,
+    '--output',
+    'json',
+  ]);
   writeFileSync(join(import.meta.dirname, 'histories', file), json);
 }
 
@@ -53,7 +74,12 @@ describe('deploy workflow', () => {
     expect(result.artifactDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const deployment = await env.store.getDeployment(ownerId, deploymentId);
-    expect(deployment).toMatchObject({ status: 'live', artifactDigest: result.artifactDigest, providerRef: result.versionRef, error: null });
+    expect(deployment).toMatchObject({
+      status: 'live',
+      artifactDigest: result.artifactDigest,
+      providerRef: result.versionRef,
+      error: null,
+    });
     expect(deployment.steps.map((s) => `${s.step}:${s.status}`)).toEqual([
       'validate:succeeded',
       'bundle:succeeded',
@@ -94,7 +120,13 @@ describe('deploy workflow', () => {
     // the new version existed (it has a provider ref) and is gone now
     expect(failed.providerRef).toBeTruthy();
     await expect(
-      env.provider.invoke({ versionRef: failed.providerRef!, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
+      env.provider.invoke({
+        versionRef: failed.providerRef!,
+        body: '{}',
+        sessionId: 's',
+        accept: 'application/json',
+        requestId: 'r',
+      }),
     ).rejects.toMatchObject({ kind: 'retryable' });
     // the previous deployment keeps serving
     expect((await env.store.getAgent(ownerId, agentId)).activeDeploymentId).toBe(v1.deploymentId);
@@ -114,7 +146,9 @@ describe('deploy workflow', () => {
     expect(deployment.error).toMatchObject({ code: PermanentFailure.BuildFailed });
     expect(deployment.error!.message).toMatch(/^bundle: index\.js:1:\d+/);
     const history = await handle.fetchHistory();
-    const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    const attempts = history.events
+      ?.filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts?.every((a) => a === 1)).toBe(true);
   });
 
@@ -140,15 +174,26 @@ describe('deploy workflow', () => {
       return Response.json({ output: { version: 'slow' } });
     } }`);
     const { deploymentId, handle } = await startDeploy(env, ownerId, agentId, slow);
-    await expect.poll(async () => (await handle.query(progressQuery)).step, { timeout: 10_000, interval: 100 }).toBe('health_check');
-    expect(await handle.query(progressQuery)).toMatchObject({ status: 'deploying', completedSteps: ['validate', 'bundle', 'create_version'] });
+    await expect
+      .poll(async () => (await handle.query(progressQuery)).step, { timeout: 10_000, interval: 100 })
+      .toBe('health_check');
+    expect(await handle.query(progressQuery)).toMatchObject({
+      status: 'deploying',
+      completedSteps: ['validate', 'bundle', 'create_version'],
+    });
 
     await handle.cancel();
     await failure(handle.result());
     const deployment = await env.store.getDeployment(ownerId, deploymentId);
     expect(deployment.status).toBe('canceled');
     await expect(
-      env.provider.invoke({ versionRef: deployment.providerRef!, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
+      env.provider.invoke({
+        versionRef: deployment.providerRef!,
+        body: '{}',
+        sessionId: 's',
+        accept: 'application/json',
+        requestId: 'r',
+      }),
     ).rejects.toMatchObject({ kind: 'retryable' });
     expect(await invokeServing(ownerId, agentId)).toBe('v1');
   });

@@ -17,7 +17,13 @@ import { progressQuery, type DeployInput, type DeployResult } from './messages.j
 // and for a while before the workflow gives up on the step.
 const store = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: PERMANENT },
+  retry: {
+    initialInterval: '250ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: PERMANENT,
+  },
 });
 
 // Bundling runs esbuild on the user's source: CPU-bound, bounded by the source size limit.
@@ -32,7 +38,13 @@ const build = proxyActivities<Activities>({
 // starting a version can take seconds. Every call is idempotent per (agent, deployment).
 const provider = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: PERMANENT },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: PERMANENT,
+  },
 });
 
 /**
@@ -46,13 +58,23 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
   const hc = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
   const health = proxyActivities<Activities>({
     startToCloseTimeout: '15s',
-    retry: { initialInterval: hc.initialIntervalMs, backoffCoefficient: 2, maximumAttempts: hc.attempts, nonRetryableErrorTypes: PERMANENT },
+    retry: {
+      initialInterval: hc.initialIntervalMs,
+      backoffCoefficient: 2,
+      maximumAttempts: hc.attempts,
+      nonRetryableErrorTypes: PERMANENT,
+    },
   });
 
   let status: DeploymentStatus = 'queued';
   let step: DeployStep = 'validate';
   const completedSteps: DeployStep[] = [];
-  setHandler(progressQuery, () => ({ deploymentId: input.deploymentId, status, step, completedSteps: [...completedSteps] }));
+  setHandler(progressQuery, () => ({
+    deploymentId: input.deploymentId,
+    status,
+    step,
+    completedSteps: [...completedSteps],
+  }));
   const now = () => new Date().toISOString();
   const done = (s: DeployStep) => completedSteps.push(s);
 
@@ -73,7 +95,10 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
 
     step = 'create_version';
     const { versionRef } = await provider.createVersion({ ...ref, runtime: input.runtime, artifactDigest });
-    compensations.unshift({ step: 'remove new version', run: () => provider.removeVersion({ runtime: input.runtime, agentId: input.agentId, versionRef }) });
+    compensations.unshift({
+      step: 'remove new version',
+      run: () => provider.removeVersion({ runtime: input.runtime, agentId: input.agentId, versionRef }),
+    });
     await store.recordStep({ ...ref, entry: { step, status: 'succeeded', at: now() }, providerRef: versionRef });
     done('create_version');
 
@@ -87,7 +112,12 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     if (previous) {
       compensations.unshift({
         step: 'reactivate previous version',
-        run: () => provider.activateVersion({ runtime: previous.runtime, agentId: input.agentId, versionRef: previous.versionRef }),
+        run: () =>
+          provider.activateVersion({
+            runtime: previous.runtime,
+            agentId: input.agentId,
+            versionRef: previous.versionRef,
+          }),
       });
     }
     const expected = previous?.deploymentId ?? null;
@@ -122,8 +152,17 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
           log.error('compensation failed', { step: c.step, error: String(compErr) });
         }
       }
-      const error = { code: canceled ? DeploymentErrorCode.Canceled : failureCode(err), message: `${failedStep}: ${failureMessage(err)}` };
-      await store.transitionDeployment({ ...ref, to: canceled ? 'canceled' : 'failed', step: failedStep, error, now: now() });
+      const error = {
+        code: canceled ? DeploymentErrorCode.Canceled : failureCode(err),
+        message: `${failedStep}: ${failureMessage(err)}`,
+      };
+      await store.transitionDeployment({
+        ...ref,
+        to: canceled ? 'canceled' : 'failed',
+        step: failedStep,
+        error,
+        now: now(),
+      });
       status = canceled ? 'canceled' : 'failed';
     });
     throw err;

@@ -1,5 +1,13 @@
 import { Agent, request } from 'undici';
-import { ProviderError, type AgentResponse, type DeployVersionInput, type DeployVersionResult, type HealthCheckResult, type InvokeRequest, type RuntimeProvider } from '../provider.js';
+import {
+  ProviderError,
+  type AgentResponse,
+  type DeployVersionInput,
+  type DeployVersionResult,
+  type HealthCheckResult,
+  type InvokeRequest,
+  type RuntimeProvider,
+} from '../provider.js';
 import { SESSION_HEADER } from '../../contracts/index.js';
 import { isFailureType } from '../../../workflows/failures.js';
 
@@ -20,10 +28,14 @@ export class LocalProvider implements RuntimeProvider {
   constructor(private readonly opts: { controlUrl: string; token: string }) {}
 
   async deployVersion(input: DeployVersionInput): Promise<DeployVersionResult> {
-    const r = await this.control<{ versionRef: string }>('PUT', `/agents/${input.agentId}/versions/${input.deploymentId}`, {
-      bundle: input.bundle,
-      vars: input.vars ?? {},
-    });
+    const r = await this.control<{ versionRef: string }>(
+      'PUT',
+      `/agents/${input.agentId}/versions/${input.deploymentId}`,
+      {
+        bundle: input.bundle,
+        vars: input.vars ?? {},
+      },
+    );
     return { versionRef: r.versionRef };
   }
 
@@ -43,7 +55,11 @@ export class LocalProvider implements RuntimeProvider {
       const text = (await res.text()).slice(0, 200);
       return { ok: res.ok, status: res.status, detail: res.ok ? 'ok' : `GET /ping answered ${res.status}: ${text}` };
     } catch (err) {
-      return { ok: false, status: null, detail: `GET /ping failed: ${err instanceof Error ? err.message : String(err)}` };
+      return {
+        ok: false,
+        status: null,
+        detail: `GET /ping failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
   }
 
@@ -52,7 +68,12 @@ export class LocalProvider implements RuntimeProvider {
       const res = await request(new URL('/invocations', await this.endpoint(input.versionRef)), {
         method: 'POST',
         body: input.body,
-        headers: { 'content-type': 'application/json', accept: input.accept, [SESSION_HEADER]: input.sessionId, 'x-request-id': input.requestId },
+        headers: {
+          'content-type': 'application/json',
+          accept: input.accept,
+          [SESSION_HEADER]: input.sessionId,
+          'x-request-id': input.requestId,
+        },
         dispatcher: this.pool,
         ...(input.signal ? { signal: input.signal } : {}),
       });
@@ -73,7 +94,10 @@ export class LocalProvider implements RuntimeProvider {
       try {
         return await send();
       } catch (again) {
-        throw new ProviderError('retryable', `local runtime did not answer: ${again instanceof Error ? again.message : String(again)}`);
+        throw new ProviderError(
+          'retryable',
+          `local runtime did not answer: ${again instanceof Error ? again.message : String(again)}`,
+        );
       }
     }
   }
@@ -93,7 +117,9 @@ export class LocalProvider implements RuntimeProvider {
   private endpoint(versionRef: string): Promise<string> {
     let url = this.endpoints.get(versionRef);
     if (!url) {
-      url = this.control<{ url: string }>('GET', `/versions/${encodeURIComponent(versionRef)}/endpoint`).then((r) => r.url);
+      url = this.control<{ url: string }>('GET', `/versions/${encodeURIComponent(versionRef)}/endpoint`).then(
+        (r) => r.url,
+      );
       this.endpoints.set(versionRef, url);
       url.catch(() => this.endpoints.delete(versionRef));
     }
@@ -105,14 +131,22 @@ export class LocalProvider implements RuntimeProvider {
     try {
       res = await fetch(new URL(path, this.opts.controlUrl), {
         method,
-        headers: { authorization: `Bearer ${this.opts.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${this.opts.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? null : JSON.stringify(body),
       });
     } catch (err) {
-      throw new ProviderError('retryable', `local runtime unreachable at ${this.opts.controlUrl}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ProviderError(
+        'retryable',
+        `local runtime unreachable at ${this.opts.controlUrl}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     if (res.status === 204) return undefined as T;
-    const payload = (await res.json().catch(() => ({}))) as { error?: { kind?: string; type?: string; message?: string } } & T;
+    const payload = (await res.json().catch(() => ({}))) as {
+      error?: { kind?: string; type?: string; message?: string };
+    } & T;
     if (res.ok) return payload;
     const message = payload.error?.message ?? `local runtime answered ${res.status}`;
     const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;

@@ -19,7 +19,8 @@ export function convexCaller(transport: ConvexTransport, secret: string): Convex
     transport,
     secret,
     query: (ref, args) => refusalsAsAppErrors(transport.query(ref, { ...args, secret } as FunctionArgs<typeof ref>)),
-    mutation: (ref, args) => refusalsAsAppErrors(transport.mutation(ref, { ...args, secret } as FunctionArgs<typeof ref>)),
+    mutation: (ref, args) =>
+      refusalsAsAppErrors(transport.mutation(ref, { ...args, secret } as FunctionArgs<typeof ref>)),
   };
 }
 

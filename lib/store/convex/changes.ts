@@ -32,7 +32,11 @@ export function followChanges<C extends { changeId: string }>(
 /** Live updates from a subscription to `watch.recent` (convex/watch.ts). */
 export function convexChanges(call: ConvexCaller): ChangeStore {
   /** Subscribes; resolves, to a function that stops, once the first result is in. */
-  const follow = (servingOnly: boolean, onNew: (change: Change) => void, onGap: () => void): Promise<() => Promise<void>> => {
+  const follow = (
+    servingOnly: boolean,
+    onNew: (change: Change) => void,
+    onGap: () => void,
+  ): Promise<() => Promise<void>> => {
     const { transport, secret } = call;
     if (!transport.subscribe) {
       return Promise.reject(new Error('watching is not supported by this transport: it has no subscriptions'));

@@ -10,13 +10,17 @@ const EventKey = z.object({ at: z.number(), eventId: z.string() });
 export function convexUsage(call: ConvexCaller): UsageStore {
   return {
     ingestTelemetry: (input) =>
-      call.mutation(api.telemetry.ingest, { ...input, events: input.events.map((e) => ({ ...e, at: Date.parse(e.at) })) }),
+      call.mutation(api.telemetry.ingest, {
+        ...input,
+        events: input.events.map((e) => ({ ...e, at: Date.parse(e.at) })),
+      }),
     async listTelemetryEvents({ ownerId, agentId, limit, cursor }) {
       const before = decodeCursor(cursor, EventKey);
       const { items, next } = await call.query(api.telemetry.listEvents, { ownerId, agentId, limit, before });
       return pageOf(items, next);
     },
-    listHourlyMetrics: (input) => call.query(api.telemetry.hourly, { ...input, from: ms(input.from), to: ms(input.to) }),
+    listHourlyMetrics: (input) =>
+      call.query(api.telemetry.hourly, { ...input, from: ms(input.from), to: ms(input.to) }),
     getUsage: (input) => call.query(api.telemetry.usage, input),
     deleteTelemetryBefore: (input) => call.mutation(api.telemetry.deleteBefore, { ...input, cutoff: ms(input.cutoff) }),
   };

@@ -52,5 +52,7 @@ export const usageRules: Rules<UsageStore> = {
   listTelemetryEvents: z.tuple([z.object({ ownerId: Id, agentId: Id }).extend(PageArgs.shape)]),
   listHourlyMetrics: z.tuple([z.object({ ownerId: Id, agentId: Id, from: Instant, to: Instant })]),
   getUsage: z.tuple([z.object({ ownerId: Id, period: Period })]),
-  deleteTelemetryBefore: z.tuple([z.object({ tier: Tier, cutoff: Instant, limit: z.number().int().min(1).max(10_000) })]),
+  deleteTelemetryBefore: z.tuple([
+    z.object({ tier: Tier, cutoff: Instant, limit: z.number().int().min(1).max(10_000) }),
+  ]),
 };

@@ -31,7 +31,9 @@ export function sqlApiKeys(db: SqlClient): ApiKeyStore {
     },
 
     async listApiKeys(ownerId) {
-      const { rows } = await db.query(`select ${SHOWN} from api_keys where owner_id = $1 order by created_at, id`, [ownerId]);
+      const { rows } = await db.query(`select ${SHOWN} from api_keys where owner_id = $1 order by created_at, id`, [
+        ownerId,
+      ]);
       return rows.map(toApiKey);
     },
 

@@ -5,10 +5,21 @@ import { isoOrNull, totalsOf } from './rows.js';
 
 export function sqlBilling(db: SqlClient): BillingStore {
   const getBillingPeriod = async (input: PeriodRef): Promise<BillingPeriod> => {
-    const { rows } = await db.query(`select * from billing_periods where owner_id = $1 and period = $2`, [input.ownerId, input.period]);
+    const { rows } = await db.query(`select * from billing_periods where owner_id = $1 and period = $2`, [
+      input.ownerId,
+      input.period,
+    ]);
     const r = rows[0];
     // A period without a row has not been closed: it is open and has no frozen totals yet.
-    if (!r) return { ownerId: input.ownerId, period: input.period, status: 'open', totals: null, usageReportId: null, closedAt: null };
+    if (!r)
+      return {
+        ownerId: input.ownerId,
+        period: input.period,
+        status: 'open',
+        totals: null,
+        usageReportId: null,
+        closedAt: null,
+      };
     return {
       ownerId: r.owner_id as string,
       period: r.period as string,
@@ -26,10 +37,10 @@ export function sqlBilling(db: SqlClient): BillingStore {
       const { rows: users } = await db.query('select 1 from users where id = $1', [input.ownerId]);
       if (!users[0]) throw notFound('user');
       const closedNow = await db.transaction(async (tx) => {
-        await tx.query(`insert into billing_periods (owner_id, period, status) values ($1, $2, 'open') on conflict do nothing`, [
-          input.ownerId,
-          input.period,
-        ]);
+        await tx.query(
+          `insert into billing_periods (owner_id, period, status) values ($1, $2, 'open') on conflict do nothing`,
+          [input.ownerId, input.period],
+        );
         // The row lock makes a concurrent close wait, then see 'closed' and change nothing.
         const { rows } = await tx.query(
           `update billing_periods b set status = 'closed', closed_at = $3,

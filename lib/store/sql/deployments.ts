@@ -84,7 +84,7 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
     // Either a repeat (an activity retry) or a transition that raced with this one and is now allowed.
     if (judged.kind === 'repeat') return current;
     return transitionDeployment(input);
-    };
+  };
 
   return {
     async createDeployment(input) {
@@ -120,10 +120,10 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
     getDeployment,
 
     async getDeploymentSource(ownerId, deploymentId) {
-      const { rows } = await db.query<{ source: unknown }>(`select source from deployments where id = $1 and owner_id = $2`, [
-        deploymentId,
-        ownerId,
-      ]);
+      const { rows } = await db.query<{ source: unknown }>(
+        `select source from deployments where id = $1 and owner_id = $2`,
+        [deploymentId, ownerId],
+      );
       if (!rows[0]) throw notFound('deployment');
       return json<FilesSource>(rows[0].source);
     },

@@ -34,7 +34,10 @@ export function sqlIdempotency(db: SqlClient): IdempotencyStore {
     },
 
     async abandonIdempotent(input) {
-      await db.query(`delete from idempotency_records where owner_id = $1 and key = $2 and status is null`, [input.ownerId, input.key]);
+      await db.query(`delete from idempotency_records where owner_id = $1 and key = $2 and status is null`, [
+        input.ownerId,
+        input.key,
+      ]);
     },
 
     async recordWebhookEvent(input) {

@@ -34,7 +34,12 @@ export function toAgent(r: Row): Agent {
 }
 
 /** The owner's active agent; another owner's, a deleted or an unknown one is `not_found`. */
-export async function activeAgent(db: SqlExecutor, ownerId: string, agentId: string, opts: { lock?: boolean } = {}): Promise<Agent> {
+export async function activeAgent(
+  db: SqlExecutor,
+  ownerId: string,
+  agentId: string,
+  opts: { lock?: boolean } = {},
+): Promise<Agent> {
   const { rows } = await db.query(
     `select * from agents where id = $1 and owner_id = $2 and status = 'active'${opts.lock ? ' for update' : ''}`,
     [agentId, ownerId],

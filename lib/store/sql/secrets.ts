@@ -34,11 +34,10 @@ export function sqlSecrets(db: SqlClient): SecretStore {
     },
 
     async deleteSecretMetadata(input) {
-      const { rowCount } = await db.query(`delete from secret_metadata where owner_id = $1 and agent_id = $2 and name = $3`, [
-        input.ownerId,
-        input.agentId,
-        input.name,
-      ]);
+      const { rowCount } = await db.query(
+        `delete from secret_metadata where owner_id = $1 and agent_id = $2 and name = $3`,
+        [input.ownerId, input.agentId, input.name],
+      );
       if (rowCount === 0) throw notFound('secret');
     },
   };

@@ -39,7 +39,10 @@ export function sqlUsers(db: SqlClient): UserStore {
     getUser,
 
     async setUserTier(input) {
-      const { rows } = await db.query('update users set tier = $2 where id = $1 returning *', [input.userId, input.tier]);
+      const { rows } = await db.query('update users set tier = $2 where id = $1 returning *', [
+        input.userId,
+        input.tier,
+      ]);
       if (!rows[0]) throw notFound('user');
       return toUser(rows[0]);
     },
