@@ -95,6 +95,25 @@ export const remove = serviceMutation({
   },
 });
 
+/** Undoes `remove`: the agent is active again, unless another agent took its name meanwhile. */
+export const restore = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId, now }) => {
+    const agent = await ctx.db
+      .query('agents')
+      .withIndex('by_agentId', (q) => q.eq('agentId', agentId))
+      .unique();
+    if (agent === null || agent.ownerId !== ownerId || agent.status !== 'deleted')
+      fail('not_found', 'deleted agent not found');
+    if (await nameTaken(ctx.db, ownerId, agent.name, agentId)) fail('conflict', 'another agent took this agent’s name');
+    const restored = { status: 'active', deletedAt: null, updatedAt: now } as const;
+    await ctx.db.patch(agent._id, restored);
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    return toAgent({ ...agent, ...restored });
+  },
+});
+
 /**
  * Compare-and-set of the serving pointer: true when this call made the switch. The pointer
  * moves only to a deployment of the same agent and owner.

@@ -1,5 +1,6 @@
 import { v } from 'convex/values';
 import type { QueryCtx } from './_generated/server.js';
+import { IDEMPOTENCY_KEY_TTL_MS } from '../lib/contracts/index.js';
 import { serviceMutation } from './functions.js';
 
 // Idempotency-Key records (architecture.md, Contracts). Answers travel as JSON text (see schema.ts).
@@ -10,7 +11,7 @@ const record = (db: QueryCtx['db'], ownerId: string, key: string) =>
     .withIndex('by_ownerId_key', (q) => q.eq('ownerId', ownerId).eq('key', key))
     .unique();
 
-/** The first request under a key owns it: of concurrent ones exactly one is answered `new`. */
+/** The first request under a key owns it, for 24 hours: of concurrent ones exactly one is answered `new`. */
 export const begin = serviceMutation({
   args: { ownerId: v.string(), key: v.string(), requestHash: v.string(), now: v.number() },
   returns: v.union(
@@ -21,15 +22,14 @@ export const begin = serviceMutation({
   ),
   handler: async (ctx, { ownerId, key, requestHash, now }) => {
     const existing = await record(ctx.db, ownerId, key);
+    const fresh = { ownerId, key, requestHash, status: null, body: null, createdAt: now };
     if (existing === null) {
-      await ctx.db.insert('idempotencyRecords', {
-        ownerId,
-        key,
-        requestHash,
-        status: null,
-        body: null,
-        createdAt: now,
-      });
+      await ctx.db.insert('idempotencyRecords', fresh);
+      return { state: 'new' as const };
+    }
+    // A key older than its time to live is taken anew.
+    if (existing.createdAt < now - IDEMPOTENCY_KEY_TTL_MS) {
+      await ctx.db.replace(existing._id, fresh);
       return { state: 'new' as const };
     }
     if (existing.requestHash !== requestHash) return { state: 'mismatch' as const };

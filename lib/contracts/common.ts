@@ -20,3 +20,6 @@ export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
+
+/** How long an `Idempotency-Key` holds: a repeat after this is a new request. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3_600_000;

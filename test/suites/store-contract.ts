@@ -245,6 +245,29 @@ export function describeStoreContract(factory: StoreUnderTest) {
       expect((await store.getDeployment(alice, dep.id)).status).toBe('failed');
     });
 
+    it('restores a deleted agent, serving what it served, unless its name was taken', async () => {
+      const agent = await agentOf(alice, 'comeback');
+      const dep = await deploymentOf(alice, agent.id);
+      await toLive(alice, dep.id);
+      await store.switchActiveDeployment({
+        ownerId: alice,
+        agentId: agent.id,
+        expected: null,
+        next: dep.id,
+        now: now(),
+      });
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      await expectAppError(store.restoreAgent({ ownerId: bob, agentId: agent.id, now: now() }), 'not_found');
+      const restored = await store.restoreAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      expect(restored).toMatchObject({ id: agent.id, status: 'active', activeDeploymentId: dep.id });
+      expect((await store.getServingTarget(alice, agent.id)).deployment?.id).toBe(dep.id);
+      // an active agent has nothing to restore
+      await expectAppError(store.restoreAgent({ ownerId: alice, agentId: agent.id, now: now() }), 'not_found');
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      await agentOf(alice, 'comeback');
+      await expectAppError(store.restoreAgent({ ownerId: alice, agentId: agent.id, now: now() }), 'conflict');
+    });
+
     it('takes an idempotency key once, even under concurrency, and replays the first answer', async () => {
       const begin = () => store.beginIdempotent({ ownerId: alice, key: 'k1', requestHash: 'h', now: now() });
       const states = (await Promise.all([begin(), begin(), begin()])).map((b) => b.state).sort();
@@ -271,6 +294,31 @@ export function describeStoreContract(factory: StoreUnderTest) {
         Array.from({ length: 8 }, () => store.beginIdempotent({ ownerId: alice, key, requestHash: 'h', now: now() })),
       );
       expect(results.filter((r) => r.state === 'new')).toHaveLength(1);
+    });
+
+    it('holds an idempotency key for 24 hours, then takes it anew', async () => {
+      const key = newId('req');
+      const day = 24 * 3_600_000;
+      const start = new Date('2026-11-01T00:00:00.000Z');
+      const at = (ms: number) => new Date(start.getTime() + ms);
+      await store.beginIdempotent({ ownerId: alice, key, requestHash: 'h1', now: start });
+      await store.completeIdempotent({ ownerId: alice, key, status: 200, body: { n: 1 } });
+      expect(
+        await store.beginIdempotent({ ownerId: alice, key, requestHash: 'h1', now: at(day - 1000) }),
+      ).toMatchObject({
+        state: 'done',
+        body: { n: 1 },
+      });
+      expect(await store.beginIdempotent({ ownerId: alice, key, requestHash: 'h2', now: at(day - 1000) })).toEqual({
+        state: 'mismatch',
+      });
+      // a day later the key is free, whatever it answered before, and holds the new request
+      expect(await store.beginIdempotent({ ownerId: alice, key, requestHash: 'h2', now: at(day + 1000) })).toEqual({
+        state: 'new',
+      });
+      expect(await store.beginIdempotent({ ownerId: alice, key, requestHash: 'h2', now: at(day + 2000) })).toEqual({
+        state: 'in_progress',
+      });
     });
 
     // ── users ────────────────────────────────────────────────────────────────────────

@@ -15,6 +15,7 @@ export function convexAgents(call: ConvexCaller): AgentStore {
     },
     renameAgent: (input) => call.mutation(api.agents.rename, { ...input, now: ms(input.now) }),
     deleteAgent: (input) => call.mutation(api.agents.remove, { ...input, now: ms(input.now) }),
+    restoreAgent: (input) => call.mutation(api.agents.restore, { ...input, now: ms(input.now) }),
     switchActiveDeployment: (input) => call.mutation(api.agents.switchActive, { ...input, now: ms(input.now) }),
     getServingTarget: (ownerId, agentId) => call.query(api.agents.servingTarget, { ownerId, agentId }),
   };

@@ -19,6 +19,11 @@ export interface AgentStore {
   renameAgent(input: RenameAgentInput): Promise<Agent>;
   /** Soft delete: history stays; refused while a deployment is in flight. */
   deleteAgent(input: AgentRef & { now: Date }): Promise<Agent>;
+  /**
+   * Undoes `deleteAgent` (its delete could not be carried out): the agent is active again,
+   * serving what it served. `conflict` if another agent took its name meanwhile.
+   */
+  restoreAgent(input: AgentRef & { now: Date }): Promise<Agent>;
   /** Compare-and-set of the serving pointer; true when this call made the switch. */
   switchActiveDeployment(input: SwitchActiveInput): Promise<boolean>;
   /** Hot path of the gateway: the agent and the deployment that serves it, in one read. */
@@ -54,6 +59,7 @@ export const agentRules: Rules<AgentStore> = {
   listAgents: z.tuple([Id, PageArgs]),
   renameAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, name: AgentName, now: Instant })]),
   deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
+  restoreAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
   switchActiveDeployment: z.tuple([
     z.object({ ownerId: Id, agentId: Id, expected: Id.nullable(), next: Id.nullable(), now: Instant }),
   ]),

@@ -7,7 +7,7 @@ import { Instant, Short, type Rules } from './rules.js';
  * webhook deliveries. Both are a record taken by the first caller.
  */
 export interface IdempotencyStore {
-  /** The first request under a key owns it. */
+  /** The first request under a key owns it, for `IDEMPOTENCY_KEY_TTL_MS`; after that the key is new again. */
   beginIdempotent(input: IdempotencyKeyRef & { requestHash: string; now: Date }): Promise<IdempotencyBegin>;
   completeIdempotent(input: IdempotencyKeyRef & { status: number; body: unknown }): Promise<void>;
   /** Frees a key whose first request failed in a way the client should retry. */

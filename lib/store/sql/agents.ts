@@ -71,6 +71,25 @@ export function sqlAgents(db: SqlClient): AgentStore {
       });
     },
 
+    async restoreAgent(input) {
+      try {
+        const { rows } = await db.query(
+          `update agents set status = 'active', deleted_at = null, updated_at = $3
+           where id = $1 and owner_id = $2 and status = 'deleted' returning *`,
+          [input.agentId, input.ownerId, input.now],
+        );
+        if (!rows[0]) throw notFound('deleted agent');
+        const agent = toAgent(rows[0]);
+        await notifyServing(db, agent.id);
+        await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: agent.id });
+        return agent;
+      } catch (err) {
+        if (isUniqueViolation(err, 'agents_by_owner_name'))
+          throw new AppError('conflict', 'another agent took this agent’s name');
+        throw err;
+      }
+    },
+
     async switchActiveDeployment(input) {
       if (input.next !== null) {
         const { rows } = await db.query(`select 1 from deployments where id = $1 and agent_id = $2 and owner_id = $3`, [

@@ -1,13 +1,17 @@
+import { IDEMPOTENCY_KEY_TTL_MS } from '../../contracts/index.js';
 import type { IdempotencyBegin, IdempotencyStore } from '../port/index.js';
 import type { SqlClient } from './client.js';
 import { json } from './rows.js';
 
 export function sqlIdempotency(db: SqlClient): IdempotencyStore {
   const beginIdempotent: IdempotencyStore['beginIdempotent'] = async (input): Promise<IdempotencyBegin> => {
+    // A key older than its time to live is taken anew, as if it had never been used.
     const inserted = await db.query(
       `insert into idempotency_records (owner_id, key, request_hash, created_at) values ($1, $2, $3, $4)
-       on conflict (owner_id, key) do nothing`,
-      [input.ownerId, input.key, input.requestHash, input.now],
+       on conflict (owner_id, key) do update
+         set request_hash = excluded.request_hash, status = null, body = null, created_at = excluded.created_at
+         where idempotency_records.created_at < $5`,
+      [input.ownerId, input.key, input.requestHash, input.now, new Date(input.now.getTime() - IDEMPOTENCY_KEY_TTL_MS)],
     );
     if (inserted.rowCount === 1) return { state: 'new' };
     const { rows } = await db.query<{ request_hash: string; status: number | null; body: unknown }>(
