@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { bundleFiles } from '../lib/build/bundle.js';
 import { newId } from '../lib/ids.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
+import type { LocalProvider } from '../lib/runtime/providers/local.js';
 import { startLocalRuntime, type LocalRuntime } from '../runtime-local/server.js';
 import { echoVersion, UNHEALTHY_AGENT } from '../test/helpers/fixtures.js';
+import { localProvider } from '../test/helpers/runtime.js';
 import { activityRunner } from '../test/helpers/activities.js';
 import { PermanentFailure, RetryableFailure } from '../workflows/failures.js';
 import { createRuntimeActivities } from './runtime.js';
@@ -24,7 +25,7 @@ const run = activityRunner();
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wh-act-'));
   runtime = await startLocalRuntime({ dataDir: dir, port: 0, drainMs: 500 });
-  provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
+  provider = localProvider(runtime);
   artifacts = new ArtifactStore(join(dir, 'artifacts'));
   activities = createRuntimeActivities({ artifacts, providers: { local: provider } });
 });
@@ -45,6 +46,7 @@ async function version(source = echoVersion('v1')) {
 async function invokeVersion(versionRef: string) {
   const res = await provider.invoke({
     versionRef,
+    deploymentId: versionRef.split('.')[1]!, // local version refs are <agentId>.<deploymentId>
     body: '{"input":1}',
     sessionId: 's',
     accept: 'application/json',

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Agent as HttpAgent, request } from 'undici';
+import { invokeTokens, loadMasterKey } from '../lib/auth/platform-keys.js';
 import type { Agent, Deployment } from '../lib/contracts/index.js';
+import { INVOKE_TOKEN_HEADER } from '../lib/runtime/shim/index.js';
 import { echoVersion } from '../test/helpers/fixtures.js';
 import { startPlatform } from '../test/helpers/platform.js';
 
@@ -54,7 +56,12 @@ try {
   const targets = {
     direct: {
       url: new URL('/invocations', endpoint.url).toString(),
-      headers: { 'content-type': 'application/json', 'x-webhost-session-id': 'bench' },
+      // as the gateway calls it: with the deployment's invoke token, which the shim checks
+      headers: {
+        'content-type': 'application/json',
+        'x-webhost-session-id': 'bench',
+        [INVOKE_TOKEN_HEADER]: invokeTokens(loadMasterKey({}, platform.dataDir))(deployment.id),
+      },
       body: JSON.stringify({ input: 'hello' }),
     },
     gateway: {
@@ -124,10 +131,16 @@ try {
     p50: mean('gateway', (r) => r.latency.p50),
     p99: mean('gateway', (r) => r.latency.p99),
   };
-  const errors = rounds.reduce(
-    (n, r) => n + r.direct.errors + r.direct.non2xx + r.gateway.errors + r.gateway.non2xx,
-    0,
-  );
+  const errorsOf = (side: 'direct' | 'gateway') => rounds.reduce((n, r) => n + r[side].errors + r[side].non2xx, 0);
+  for (const side of ['direct', 'gateway'] as const) {
+    for (const [i, r] of rounds.entries()) {
+      if (r[side].errors + r[side].non2xx === 0) continue;
+      const codes = JSON.stringify(r[side].statusCodeStats);
+      console.log(
+        `  ${side} round ${i + 1}: ${r[side].errors} errors (${r[side].timeouts} timeouts), statuses ${codes}`,
+      );
+    }
+  }
   for (const [i, r] of rounds.entries()) {
     console.log(
       `  round ${i + 1}: direct ${r.direct.requests.average.toFixed(0)} req/s, gateway ${r.gateway.requests.average.toFixed(0)} req/s (${((r.gateway.requests.average / r.direct.requests.average) * 100).toFixed(1)} %)`,
@@ -159,9 +172,17 @@ try {
     ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(`\ngateway benchmark (${new Date().toISOString()}, node ${process.version}, errors/non-2xx: ${errors})`);
+  console.log(
+    `\ngateway benchmark (${new Date().toISOString()}, node ${process.version}, errors or non-2xx: direct ${errorsOf('direct')}, gateway ${errorsOf('gateway')})`,
+  );
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   await dispatcher.close();
 } finally {
+  // a limit that stopped the version under load would make the figures meaningless: say so
+  const stopped = platform
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('stopping') && !l.includes('no longer serves'));
+  if (stopped.length) console.log(`\nthe local runtime stopped a version during the run:\n${stopped.join('\n')}`);
   await platform.stop();
 }

@@ -36,3 +36,23 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     },
   };
 }
+
+/** What workerd's network allow list accepts: its named ranges, or an address range in CIDR form. */
+const EGRESS_ENTRY = /^(public|private|local|network|unix|unix-abstract|[0-9a-fA-F.:]+\/\d{1,3})$/;
+
+/**
+ * What agents may connect to: public addresses only, widened by `WEBHOST_AGENT_EGRESS`
+ * (comma-separated workerd allow-list entries, e.g. `10.1.0.0/16` for a private API an
+ * operator trusts). Loopback and private ranges stay closed unless named here.
+ */
+export function agentEgressFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (env.WEBHOST_AGENT_EGRESS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of extra) {
+    if (!EGRESS_ENTRY.test(entry))
+      throw new Error(`WEBHOST_AGENT_EGRESS: "${entry}" is not a workerd allow-list entry`);
+  }
+  return ['public', ...extra];
+}

@@ -17,7 +17,9 @@ const CreateVersionBody = z.object({
     durableObjectClasses: z.array(z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/)),
   }),
   vars: z.record(z.string(), z.string()).default({}),
+  platformBindings: z.record(z.string(), z.string()).default({}),
 });
+const Ref = z.object({ ref: z.string().max(140) });
 
 /**
  * The control API of the local runtime, the way the Cloudflare API is for Workers: the
@@ -46,7 +48,8 @@ export function createControlApi(host: LocalRuntimeHost, token: string) {
       async (c) => {
         const { agentId, deploymentId } = c.req.valid('param');
         const body = c.req.valid('json');
-        return c.json(await host.createVersion({ agentId, deploymentId, bundle: body.bundle, vars: body.vars }), 201);
+        const { bundle, vars, platformBindings } = body;
+        return c.json(await host.createVersion({ agentId, deploymentId, bundle, vars, platformBindings }), 201);
       },
     )
     .delete(
@@ -67,9 +70,13 @@ export function createControlApi(host: LocalRuntimeHost, token: string) {
         return c.body(null, 204);
       },
     )
-    .get('/versions/:ref/endpoint', zValidator('param', z.object({ ref: z.string().max(140) })), async (c) => {
+    .get('/versions/:ref/endpoint', zValidator('param', Ref), async (c) => {
       return c.json({ url: await host.endpoint(c.req.valid('param').ref) });
     })
+    .get('/versions/:ref/health', zValidator('param', Ref), async (c) =>
+      c.json(await host.healthCheck(c.req.valid('param').ref)),
+    )
+    .get('/versions/:ref/status', zValidator('param', Ref), (c) => c.json(host.status(c.req.valid('param').ref)))
     .put(
       '/agents/:agentId/secrets/:name',
       zValidator(

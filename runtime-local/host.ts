@@ -1,12 +1,31 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
-import { PermanentFailure } from '../workflows/failures.js';
+import type { AgentLimits } from '../lib/limits.js';
+import { childWithEnv, rssBytes } from '../lib/process/proc.js';
 import { ProviderError, type WorkerBundle } from '../lib/runtime/provider.js';
+import { PermanentFailure } from '../workflows/failures.js';
+import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../lib/runtime/shim/index.js';
+import { AGENT_NICENESS, VersionWatchdog } from './watchdog.js';
 
 /** Workers compatibility date every local version runs with. */
 const COMPATIBILITY_DATE = '2025-09-01';
+/** The environment variable that tells one workerd process from another. */
+const TAG_VARIABLE = 'WEBHOST_VERSION_TAG';
+/** Lines of an agent's stdout and stderr passed on per window; the rest are counted, not logged. */
+const LOG_LINES_PER_WINDOW = 20;
+const LOG_WINDOW_MS = 10_000;
+/** How long the reason a version was stopped is kept, for the next caller to be told. */
+const STOP_REASON_TTL_MS = 10 * 60_000;
+/** Health checks give a version this long to answer `GET /ping`. */
+const PING_TIMEOUT_MS = 5_000;
+/** What an idle workerd holds when it cannot be measured here. */
+const FALLBACK_IDLE_RSS = 64 * 1024 * 1024;
 
 interface VersionMeta {
   agentId: string;
@@ -15,6 +34,8 @@ interface VersionMeta {
   moduleNames: string[];
   durableObjectClasses: string[];
   vars: Record<string, string>;
+  /** Secret bindings the platform sets (the invoke token); kept with the version, readable by this process only. */
+  platformBindings?: Record<string, string>;
   createdAt: string;
 }
 
@@ -26,40 +47,74 @@ interface AgentState {
 interface Running {
   mf: Miniflare;
   url: URL;
+}
+
+/** A version that is starting or running. `agentId` is known at once, so nobody waits on another's start. */
+interface Instance {
   agentId: string;
+  tag: string;
+  starting: Promise<Running>;
+  watchdog: VersionWatchdog | null;
+}
+
+export interface HostOptions {
+  dataDir: string;
+  /** How long a version that no longer serves keeps running, for requests already on their way. */
+  drainMs: number;
+  limits: AgentLimits;
+  /** workerd's network allow list for what agents may connect to (`public` unless widened). */
+  egress: string[];
+  log?: (msg: string) => void;
 }
 
 const REF_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
  * The local runtime: real workerd through Miniflare, one workerd process per version, so
- * a version keeps serving while the next one starts and is health-checked. Bundles live
- * under `dataDir/versions/<ref>/`; Durable Object state under `dataDir/state/<agentId>/`,
- * shared by an agent's versions so it survives deploys. After a switch the versions that
- * no longer serve drain for `drainMs` and stop; any version starts again on demand
- * (after a restart, or when a rollback activates it).
+ * a version keeps serving while the next one starts and is health-checked, and so one
+ * version's process can be stopped without touching any other. Bundles live under
+ * `dataDir/versions/<ref>/`; Durable Object state under `dataDir/state/<agentId>/`, shared
+ * by an agent's versions so it survives deploys. After a switch the versions that no longer
+ * serve drain for `drainMs` and stop; any version starts again on demand.
+ *
+ * Each version is held to the agent limits (architecture.md, Limits): its network reaches
+ * public addresses only (`egress`), its start must finish within `startupMs`, its V8 heap is
+ * capped, and a watchdog stops it when it passes its memory or CPU limit.
  */
 export class LocalRuntimeHost {
-  private readonly running = new Map<string, Promise<Running>>();
+  private readonly instances = new Map<string, Instance>();
   private readonly drainTimers = new Map<string, NodeJS.Timeout>();
+  private readonly stopReasons = new Map<string, { reason: string; at: number }>();
+  private readonly agentLocks = new Map<string, Promise<unknown>>();
+  private idleRssBytes = FALLBACK_IDLE_RSS;
 
-  constructor(private readonly opts: { dataDir: string; drainMs: number; log?: (msg: string) => void }) {}
+  constructor(private readonly opts: HostOptions) {
+    // Read by Miniflare whenever it starts a workerd: every isolate's heap is capped.
+    process.env.MINIFLARE_WORKERD_V8_FLAGS = `--max-old-space-size=${opts.limits.memoryMb}`;
+  }
 
   static versionRef(agentId: string, deploymentId: string): string {
     return `${agentId}.${deploymentId}`;
   }
 
-  /** Starts the version each agent serves, so the first request after a restart is fast. */
+  /**
+   * Measures what an idle workerd holds (the memory limit counts above it), then starts, in
+   * the background, the version each agent serves, so the first request after a restart is fast.
+   */
   async boot(): Promise<void> {
     await mkdir(join(this.opts.dataDir, 'agents'), { recursive: true });
+    await this.calibrate();
+    const active: string[] = [];
     for (const file of await readdir(join(this.opts.dataDir, 'agents'))) {
+      if (!file.endsWith('.json')) continue;
       const state = await this.readAgentState(file.replace(/\.json$/, ''));
-      if (state.activeVersion) {
-        await this.ensureRunning(state.activeVersion).catch((err: unknown) =>
-          this.log(`could not start ${state.activeVersion}: ${String(err)}`),
-        );
-      }
+      if (state.activeVersion) active.push(state.activeVersion);
     }
+    void (async () => {
+      for (const ref of active) {
+        await this.ensureRunning(ref).catch((err: unknown) => this.log(`could not start ${ref}: ${String(err)}`));
+      }
+    })();
   }
 
   async createVersion(input: {
@@ -67,11 +122,12 @@ export class LocalRuntimeHost {
     deploymentId: string;
     bundle: WorkerBundle;
     vars: Record<string, string>;
+    platformBindings: Record<string, string>;
   }): Promise<{ versionRef: string; url: string }> {
     const ref = LocalRuntimeHost.versionRef(input.agentId, input.deploymentId);
     const dir = this.versionDir(ref);
     if (!existsSync(join(dir, 'meta.json'))) {
-      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      const tmp = `${dir}.tmp-${process.pid}-${randomUUID()}`;
       await mkdir(tmp, { recursive: true });
       for (const [name, contents] of Object.entries(input.bundle.modules)) {
         await mkdir(join(tmp, name, '..'), { recursive: true });
@@ -87,9 +143,10 @@ export class LocalRuntimeHost {
         ],
         durableObjectClasses: input.bundle.durableObjectClasses,
         vars: input.vars,
+        platformBindings: input.platformBindings,
         createdAt: new Date().toISOString(),
       };
-      await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+      await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2), { mode: 0o600 });
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
     }
@@ -105,28 +162,32 @@ export class LocalRuntimeHost {
 
   async activate(agentId: string, ref: string): Promise<void> {
     const meta = await this.readMeta(ref);
-    if (meta.agentId !== agentId)
+    if (meta.agentId !== agentId) {
       throw new ProviderError(
         'permanent',
         `version ${ref} does not belong to agent ${agentId}`,
         PermanentFailure.VersionNotFound,
       );
+    }
     await this.ensureRunning(ref);
-    const state = await this.readAgentState(agentId);
-    await this.writeAgentState(agentId, { ...state, activeVersion: ref });
+    await this.withAgentLock(agentId, async () => {
+      const state = await this.readAgentState(agentId);
+      await this.writeAgentState(agentId, { ...state, activeVersion: ref });
+    });
     this.cancelDrain(ref);
-    for (const [otherRef, pending] of this.running) {
-      if (otherRef === ref) continue;
-      const other = await pending.catch(() => null);
-      if (other?.agentId === agentId) this.scheduleDrain(otherRef);
+    // The agent's other versions drain; nothing here waits on any version's start.
+    for (const [otherRef, instance] of this.instances) {
+      if (otherRef !== ref && instance.agentId === agentId) this.scheduleDrain(otherRef);
     }
   }
 
   async removeVersion(agentId: string, ref: string): Promise<void> {
     await this.stop(ref);
     await rm(this.versionDir(ref), { recursive: true, force: true });
-    const state = await this.readAgentState(agentId);
-    if (state.activeVersion === ref) await this.writeAgentState(agentId, { ...state, activeVersion: null });
+    await this.withAgentLock(agentId, async () => {
+      const state = await this.readAgentState(agentId);
+      if (state.activeVersion === ref) await this.writeAgentState(agentId, { ...state, activeVersion: null });
+    });
   }
 
   /** The URL that reaches the version's workerd directly; starts it if it is not running. */
@@ -134,61 +195,142 @@ export class LocalRuntimeHost {
     return (await this.ensureRunning(ref)).url.toString();
   }
 
+  /** `GET /ping` on the version itself, with the invoke token it was deployed with. */
+  async healthCheck(ref: string): Promise<{ ok: boolean; status: number | null; detail: string }> {
+    const meta = await this.readMeta(ref);
+    const url = new URL('/ping', (await this.ensureRunning(ref)).url);
+    try {
+      const res = await fetch(url, {
+        headers: {
+          [INVOKE_TOKEN_HEADER]: meta.platformBindings?.[INVOKE_TOKEN_BINDING] ?? '',
+          'MF-Disable-Pretty-Error': '1',
+        },
+        signal: AbortSignal.timeout(PING_TIMEOUT_MS),
+      });
+      const text = (await res.text()).slice(0, 200);
+      return { ok: res.ok, status: res.status, detail: res.ok ? 'ok' : `GET /ping answered ${res.status}: ${text}` };
+    } catch (err) {
+      return {
+        ok: false,
+        status: null,
+        detail: `GET /ping failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  }
+
+  /** Whether the version runs, and why it was last stopped if a limit stopped it. */
+  status(ref: string): { running: boolean; stopped: { reason: string; at: string } | null } {
+    this.versionDir(ref);
+    const stopped = this.stopReasons.get(ref);
+    return {
+      running: this.instances.has(ref),
+      stopped:
+        stopped && Date.now() - stopped.at < STOP_REASON_TTL_MS
+          ? { reason: stopped.reason, at: new Date(stopped.at).toISOString() }
+          : null,
+    };
+  }
+
   async setSecret(agentId: string, name: string, value: string | null): Promise<void> {
-    const state = await this.readAgentState(agentId);
-    const secrets = { ...state.secrets };
-    if (value === null) delete secrets[name];
-    else secrets[name] = value;
-    await this.writeAgentState(agentId, { ...state, secrets });
-    // Running versions pick the change up at once, as on Cloudflare.
-    for (const [ref, pending] of this.running) {
-      const r = await pending.catch(() => null);
-      if (r?.agentId === agentId) await r.mf.setOptions(await this.options(ref, await this.readMeta(ref)));
+    await this.withAgentLock(agentId, async () => {
+      const state = await this.readAgentState(agentId);
+      const secrets = { ...state.secrets };
+      if (value === null) delete secrets[name];
+      else secrets[name] = value;
+      await this.writeAgentState(agentId, { ...state, secrets });
+    });
+    // Running versions of this agent pick the change up at once, as on Cloudflare.
+    for (const [ref, instance] of this.instances) {
+      if (instance.agentId !== agentId) continue;
+      const running = await instance.starting.catch(() => null);
+      if (running) await running.mf.setOptions(await this.options(ref, await this.readMeta(ref), instance.tag));
     }
   }
 
   async destroyAgent(agentId: string): Promise<void> {
-    for (const entry of await readdir(join(this.opts.dataDir, 'versions')).catch(() => [] as string[])) {
-      if (entry.startsWith(`${agentId}.`)) await this.removeVersion(agentId, entry);
-    }
+    const onDisk = await readdir(join(this.opts.dataDir, 'versions')).catch(() => [] as string[]);
+    const refs = new Set([...onDisk, ...this.instances.keys()].filter((ref) => ref.startsWith(`${agentId}.`)));
+    await Promise.all([...refs].map((ref) => this.removeVersion(agentId, ref)));
     await rm(join(this.opts.dataDir, 'state', agentId), { recursive: true, force: true });
     await rm(this.agentStatePath(agentId), { force: true });
   }
 
   async close(): Promise<void> {
     for (const t of this.drainTimers.values()) clearTimeout(t);
-    await Promise.all([...this.running.keys()].map((ref) => this.stop(ref)));
+    await Promise.all([...this.instances.keys()].map((ref) => this.stop(ref)));
   }
 
   private ensureRunning(ref: string): Promise<Running> {
-    const existing = this.running.get(ref);
-    if (existing) return existing;
-    const starting = this.start(ref);
-    this.running.set(ref, starting);
-    starting.catch(() => this.running.delete(ref));
-    return starting;
+    const existing = this.instances.get(ref);
+    if (existing) return existing.starting;
+    const agentId = ref.split('.')[0]!;
+    const instance: Instance = { agentId, tag: randomUUID(), starting: Promise.resolve(null as never), watchdog: null };
+    instance.starting = this.start(ref, instance);
+    this.instances.set(ref, instance);
+    instance.starting.catch(() => {
+      if (this.instances.get(ref) === instance) this.instances.delete(ref);
+    });
+    return instance.starting;
   }
 
-  private async start(ref: string): Promise<Running> {
+  private async start(ref: string, instance: Instance): Promise<Running> {
     const meta = await this.readMeta(ref);
-    const mf = new Miniflare(await this.options(ref, meta));
+    const { limits } = this.opts;
+    const mf = new Miniflare(await this.options(ref, meta, instance.tag));
+    const pid = () => childWithEnv(process.pid, TAG_VARIABLE, instance.tag);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('startup limit')), limits.startupMs);
+    });
+    let url: URL;
     try {
-      const url = await mf.ready;
-      this.log(`started ${ref} at ${url.origin}`);
-      return { mf, url, agentId: meta.agentId };
+      url = await Promise.race([mf.ready, timedOut]);
     } catch (err) {
       await mf.dispose().catch(() => undefined);
+      if (err instanceof Error && err.message === 'startup limit') {
+        throw new ProviderError(
+          'permanent',
+          `the agent did not start within ${limits.startupMs / 1000} s (startup limit): its module's top level must finish quickly`,
+          PermanentFailure.AgentStartTimedOut,
+        );
+      }
       // workerd's own words say what is wrong with the user's code (it threw at start, a bad import).
       const detail = (err instanceof Error ? err.message : String(err))
         .replace(/^The Workers runtime failed to start\.[^\n]*\n?/, '')
         .replace(/^Runtime stderr:\s*/, '')
         .replace(/service core:user:[^:]*:\s*/g, '')
+        .replace(/\/[^\s:'"]+\/node_modules\/[^\s'"]+/g, '<runtime>')
         .trim();
       throw new ProviderError('permanent', `the agent failed to start: ${detail}`, PermanentFailure.AgentStartFailed);
+    } finally {
+      clearTimeout(timer);
     }
+    const started = pid();
+    if (started !== null) this.lowerPriority(started);
+    if (this.instances.get(ref) !== instance) {
+      // stopped while it started
+      await mf.dispose().catch(() => undefined);
+      throw new ProviderError('retryable', `version ${ref} was stopped while it started`);
+    }
+    instance.watchdog = new VersionWatchdog({
+      url,
+      limits,
+      idleRssBytes: this.idleRssBytes,
+      pid,
+      onBreach: (reason) => {
+        this.log(`stopping ${ref}: ${reason}`);
+        this.stopReasons.set(ref, { reason, at: Date.now() });
+        this.pruneStopReasons();
+        void this.stop(ref);
+      },
+    });
+    instance.watchdog.start();
+    this.stopReasons.delete(ref);
+    this.log(`started ${ref} at ${url.origin}`);
+    return { mf, url };
   }
 
-  private async options(ref: string, meta: VersionMeta): Promise<MiniflareOptions> {
+  private async options(ref: string, meta: VersionMeta, tag: string): Promise<MiniflareOptions> {
     const dir = this.versionDir(ref);
     const state = await this.readAgentState(meta.agentId);
     const modules = await Promise.all(
@@ -203,23 +345,99 @@ export class LocalRuntimeHost {
       modulesRoot: dir,
       compatibilityDate: COMPATIBILITY_DATE,
       compatibilityFlags: ['nodejs_compat'],
-      bindings: { ...meta.vars, ...state.secrets },
+      // The platform's bindings last: an agent's own secret cannot shadow them.
+      bindings: { ...meta.vars, ...state.secrets, ...meta.platformBindings },
       durableObjects: Object.fromEntries(meta.durableObjectClasses.map((c) => [c, c])),
       durableObjectsPersist: join(this.opts.dataDir, 'state', meta.agentId, 'do'),
+      // fetch() and connect() reach only what the allow list names: public addresses, not
+      // this machine's services, the platform, or other agents.
+      outboundService: { network: { allow: this.opts.egress, deny: [], tlsOptions: { trustBrowserCas: true } } },
       host: '127.0.0.1',
       port: 0,
       cf: false,
       log: new Log(LogLevel.WARN),
+      unsafeRuntimeEnv: { [TAG_VARIABLE]: tag },
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        const relay = this.rateLimitedLog(ref);
+        for (const stream of [stdout, stderr]) relayLines(stream, relay);
+      },
+      unsafeHandleRuntimeRestart: () => {
+        // workerd died (an out-of-memory abort, most likely) and Miniflare started it again.
+        this.log(`${ref} crashed and was restarted`);
+        this.stopReasons.set(ref, { reason: 'its process crashed (out of memory?) and was restarted', at: Date.now() });
+        const restarted = childWithEnv(process.pid, TAG_VARIABLE, tag);
+        if (restarted !== null) this.lowerPriority(restarted);
+      },
     };
   }
 
   private async stop(ref: string): Promise<void> {
     this.cancelDrain(ref);
-    const pending = this.running.get(ref);
-    if (!pending) return;
-    this.running.delete(ref);
-    const r = await pending.catch(() => null);
-    await r?.mf.dispose().catch(() => undefined);
+    const instance = this.instances.get(ref);
+    if (!instance) return;
+    this.instances.delete(ref);
+    instance.watchdog?.stop();
+    const running = await instance.starting.catch(() => null);
+    await running?.mf.dispose().catch(() => undefined);
+  }
+
+  /** One trivial version, started and stopped, to learn what an idle workerd holds here. */
+  private async calibrate(): Promise<void> {
+    const tag = randomUUID();
+    const mf = new Miniflare({
+      modules: true,
+      script: 'export default { fetch() { return new Response("idle") } }',
+      compatibilityDate: COMPATIBILITY_DATE,
+      cf: false,
+      host: '127.0.0.1',
+      port: 0,
+      unsafeRuntimeEnv: { [TAG_VARIABLE]: tag },
+      log: new Log(LogLevel.WARN),
+    });
+    try {
+      const url = await mf.ready;
+      await (await fetch(url)).text();
+      const pid = childWithEnv(process.pid, TAG_VARIABLE, tag);
+      const rss = pid === null ? null : rssBytes(pid);
+      if (rss !== null) this.idleRssBytes = rss;
+      this.log(
+        `an idle workerd holds ${(this.idleRssBytes / 1024 / 1024).toFixed(0)} MiB; agents get ${this.opts.limits.memoryMb} MiB above it`,
+      );
+    } catch (err) {
+      this.log(`could not measure an idle workerd (${String(err)}); counting ${FALLBACK_IDLE_RSS / 1024 / 1024} MiB`);
+    } finally {
+      await mf.dispose().catch(() => undefined);
+    }
+  }
+
+  private lowerPriority(pid: number): void {
+    try {
+      setPriority(pid, AGENT_NICENESS);
+    } catch {
+      // not permitted here; the limits still hold
+    }
+  }
+
+  private rateLimitedLog(ref: string): (line: string) => void {
+    let windowStart = 0;
+    let lines = 0;
+    let dropped = 0;
+    return (line) => {
+      const now = Date.now();
+      if (now - windowStart > LOG_WINDOW_MS) {
+        if (dropped) this.log(`[${ref}] … ${dropped} more lines dropped`);
+        windowStart = now;
+        lines = 0;
+        dropped = 0;
+      }
+      if (++lines <= LOG_LINES_PER_WINDOW) this.log(`[${ref}] ${line.slice(0, 500)}`);
+      else dropped++;
+    };
+  }
+
+  private pruneStopReasons(): void {
+    const now = Date.now();
+    for (const [ref, { at }] of this.stopReasons) if (now - at > STOP_REASON_TTL_MS) this.stopReasons.delete(ref);
   }
 
   private scheduleDrain(ref: string): void {
@@ -239,9 +457,22 @@ export class LocalRuntimeHost {
     this.drainTimers.delete(ref);
   }
 
+  /** Runs read-modify-writes of one agent's state file one after another. */
+  private async withAgentLock<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.agentLocks.get(agentId) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(fn);
+    this.agentLocks.set(agentId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.agentLocks.get(agentId) === run) this.agentLocks.delete(agentId);
+    }
+  }
+
   private versionDir(ref: string): string {
-    if (!REF_PATTERN.test(ref))
+    if (!REF_PATTERN.test(ref)) {
       throw new ProviderError('permanent', `not a local version reference: ${ref}`, PermanentFailure.VersionNotFound);
+    }
     return join(this.opts.dataDir, 'versions', ref);
   }
 
@@ -249,8 +480,9 @@ export class LocalRuntimeHost {
     try {
       return JSON.parse(await readFile(join(this.versionDir(ref), 'meta.json'), 'utf8')) as VersionMeta;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new ProviderError('permanent', `version ${ref} does not exist`, PermanentFailure.VersionNotFound);
+      }
       throw err;
     }
   }
@@ -272,7 +504,7 @@ export class LocalRuntimeHost {
   private async writeAgentState(agentId: string, state: AgentState): Promise<void> {
     const path = this.agentStatePath(agentId);
     await mkdir(join(path, '..'), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
+    const tmp = `${path}.tmp-${randomUUID()}`;
     await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
     await rename(tmp, path);
   }
@@ -280,4 +512,12 @@ export class LocalRuntimeHost {
   private log(msg: string): void {
     this.opts.log?.(msg);
   }
+}
+
+function relayLines(stream: Readable, onLine: (line: string) => void): void {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    if (line.trim()) onLine(line);
+  });
+  lines.on('error', () => undefined);
 }

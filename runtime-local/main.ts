@@ -1,5 +1,6 @@
 // The local runtime as its own process: agents keep running while the platform restarts.
-import { configFromEnv } from '../lib/config.js';
+import { agentEgressFromEnv, configFromEnv } from '../lib/config.js';
+import { limitsFromEnv } from '../lib/limits.js';
 import { startLocalRuntime } from './server.js';
 
 const config = configFromEnv();
@@ -7,6 +8,8 @@ const runtime = await startLocalRuntime({
   dataDir: config.dataDir,
   port: config.runtimePort,
   drainMs: Number(process.env.LOCAL_RUNTIME_DRAIN_MS ?? 30_000),
+  limits: limitsFromEnv().agent,
+  egress: agentEgressFromEnv(process.env),
   log: (msg) => console.log(`[local-runtime] ${msg}`),
 });
 console.log(`[local-runtime] control API on ${runtime.url}`);

@@ -6,13 +6,14 @@ import { bundleFiles } from '../lib/build/bundle.js';
 import { newId } from '../lib/ids.js';
 import { exampleSource } from '../test/helpers/fixtures.js';
 import { describeRuntimeConformance } from '../test/suites/runtime-conformance.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
+import type { LocalProvider } from '../lib/runtime/providers/local.js';
+import { localProvider } from '../test/helpers/runtime.js';
 import { startLocalRuntime } from './server.js';
 
 describeRuntimeConformance('local (workerd via Miniflare)', async () => {
   const runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')), port: 0, drainMs: 500 });
   return {
-    provider: new LocalProvider({ controlUrl: runtime.url, token: runtime.token }),
+    provider: localProvider(runtime),
     close: () => runtime.close(),
   };
 });
@@ -23,7 +24,7 @@ describe('local runtime', () => {
     try {
       const res = await fetch(`${runtime.url}/agents/agt_x`, { method: 'DELETE' });
       expect(res.status).toBe(401);
-      const forged = new LocalProvider({ controlUrl: runtime.url, token: 'wrong' });
+      const forged = localProvider(runtime, 'wrong');
       await expect(forged.destroyAgent({ agentId: 'agt_x' })).rejects.toMatchObject({ kind: 'permanent' });
     } finally {
       await runtime.close();
@@ -33,9 +34,11 @@ describe('local runtime', () => {
   it('serves the active version again after a restart, with its Durable Object state', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'wh-rt-'));
     const agentId = newId('agt');
+    const deploymentId = newId('dep');
     const call = async (provider: LocalProvider, versionRef: string) => {
       const res = await provider.invoke({
         versionRef,
+        deploymentId,
         body: '{"input":null}',
         sessionId: 'same-session',
         accept: 'application/json',
@@ -45,10 +48,10 @@ describe('local runtime', () => {
     };
 
     const first = await startLocalRuntime({ dataDir, port: 0 });
-    const p1 = new LocalProvider({ controlUrl: first.url, token: first.token });
+    const p1 = localProvider(first);
     const { versionRef } = await p1.deployVersion({
       agentId,
-      deploymentId: newId('dep'),
+      deploymentId,
       bundle: await bundleFiles(exampleSource('counter')),
     });
     await p1.activateVersion({ agentId, versionRef });
@@ -58,7 +61,7 @@ describe('local runtime', () => {
 
     const second = await startLocalRuntime({ dataDir, port: 0 });
     try {
-      const p2 = new LocalProvider({ controlUrl: second.url, token: second.token });
+      const p2 = localProvider(second);
       expect(await call(p2, versionRef)).toBe(3);
     } finally {
       await second.close();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listen } from '../lib/http/serve.js';
+import { DEFAULT_LIMITS, type AgentLimits } from '../lib/limits.js';
 import { createControlApi } from './control-api.js';
 import { LocalRuntimeHost } from './host.js';
 
@@ -30,12 +31,17 @@ export async function startLocalRuntime(opts: {
   dataDir: string;
   port: number;
   drainMs?: number;
+  limits?: AgentLimits;
+  /** What agents may connect to (workerd's network allow list); public addresses only by default. */
+  egress?: string[];
   log?: (msg: string) => void;
 }): Promise<LocalRuntime> {
   const token = ensureControlToken(opts.dataDir);
   const host = new LocalRuntimeHost({
     dataDir: join(opts.dataDir, 'runtime'),
     drainMs: opts.drainMs ?? 30_000,
+    limits: opts.limits ?? DEFAULT_LIMITS.agent,
+    egress: opts.egress ?? ['public'],
     ...(opts.log ? { log: opts.log } : {}),
   });
   await host.boot();

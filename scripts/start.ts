@@ -17,6 +17,8 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
+import { invokeTokens, loadMasterKey } from '../lib/auth/platform-keys.js';
+import { limitsFromEnv } from '../lib/limits.js';
 import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
@@ -25,6 +27,7 @@ import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
 const config = configFromEnv();
+const limits = limitsFromEnv();
 mkdirSync(config.dataDir, { recursive: true });
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -64,7 +67,17 @@ try {
   );
   cleanups.push(() => stopChild(runtime));
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
-  const providers = { local: new LocalProvider({ controlUrl: runtimeUrl, token: runtimeToken }) };
+  const invokeToken = invokeTokens(loadMasterKey(process.env, config.dataDir));
+  const providers = {
+    local: new LocalProvider({
+      controlUrl: runtimeUrl,
+      token: runtimeToken,
+      invokeToken,
+      controlTimeoutMs: limits.agent.startupMs + 30_000,
+      // a backstop behind the gateway's own invoke and stream limits, never before them
+      invokeIdleTimeoutMs: Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000,
+    }),
+  };
 
   // 3. Store, auth.
   const store = await openStore(storeConfigFromEnv(process.env, config.dataDir));
@@ -77,8 +90,14 @@ try {
     store,
     providers,
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
+    buildLimits: limits.build,
   });
-  const worker = await runDeployWorker({ address: temporalAddress, namespace: config.temporal.namespace, activities });
+  const worker = await runDeployWorker({
+    address: temporalAddress,
+    namespace: config.temporal.namespace,
+    activities,
+    buildConcurrency: limits.build.concurrency,
+  });
   worker.done.catch((err: unknown) => {
     log.error({ err }, 'Temporal worker stopped');
     void shutdown(1);

@@ -1,39 +1,55 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../activities/index.js';
-import { DEPLOY_TASK_QUEUE } from '../workflows/deploy/config.js';
+import { buildTaskQueueFor, DEPLOY_TASK_QUEUE } from '../workflows/deploy/config.js';
 import { WORKFLOW_BUNDLE_PATH } from './workflow-bundle.js';
 
 export interface RunningWorker {
   worker: Worker;
-  /** Resolves when the worker has shut down and its connection is closed. */
+  /** Resolves when the workers have shut down and their connection is closed. */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
 
-/** Starts polling the deploy task queue with the prebuilt workflow bundle and the given activities. */
+/**
+ * Starts polling the deploy task queue (the workflows, with the prebuilt bundle, and every
+ * activity) and its build queue (`<queue>-build`: builds only, at most `buildConcurrency` at
+ * a time; further builds wait in Temporal's queue, not in this process).
+ */
 export async function runDeployWorker(opts: {
   address: string;
   namespace: string;
   activities: Activities;
   taskQueue?: string;
+  buildConcurrency?: number;
 }): Promise<RunningWorker> {
-  if (!existsSync(WORKFLOW_BUNDLE_PATH))
+  if (!existsSync(WORKFLOW_BUNDLE_PATH)) {
     throw new Error(`workflow bundle not found at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build:workflows\` first`);
+  }
+  const taskQueue = opts.taskQueue ?? DEPLOY_TASK_QUEUE;
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace,
-    taskQueue: opts.taskQueue ?? DEPLOY_TASK_QUEUE,
+    taskQueue,
     workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
     activities: opts.activities,
   });
-  const done = worker.run().finally(() => connection.close());
+  const builds = await Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: buildTaskQueueFor(taskQueue),
+    activities: { bundleSource: opts.activities.bundleSource },
+    maxConcurrentActivityTaskExecutions: opts.buildConcurrency ?? 2,
+  });
+  const done = Promise.all([worker.run(), builds.run()])
+    .then(() => undefined)
+    .finally(() => connection.close());
   return {
     worker,
     done,
     async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of [worker, builds]) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
     },
   };

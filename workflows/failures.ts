@@ -11,6 +11,8 @@ export const PermanentFailure = {
   RuntimeUnavailable: 'RuntimeUnavailable',
   /** The agent's code threw, or could not be loaded, when its version started. */
   AgentStartFailed: 'AgentStartFailed',
+  /** The agent's version did not start within the startup limit (a module top level that never ends). */
+  AgentStartTimedOut: 'AgentStartTimedOut',
   /** The store refused a deployment change (it is final, or another deploy is in flight). */
   DeploymentConflict: 'DeploymentConflict',
   /** The agent or deployment is gone (deleted, or never the caller's). */

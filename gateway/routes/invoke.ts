@@ -57,6 +57,7 @@ export function invokeRoutes(deps: GatewayDeps) {
       try {
         upstream = await provider.invoke({
           versionRef: target.deployment.providerRef,
+          deploymentId,
           body: payload,
           sessionId,
           requestId,

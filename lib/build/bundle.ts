@@ -2,6 +2,7 @@ import { build, type Message, type Plugin } from 'esbuild';
 import { posix } from 'node:path';
 import type { FilesSource } from '../contracts/index.js';
 import type { WorkerBundle } from '../runtime/provider.js';
+import { AGENT_MODULE, SHIM_SOURCE } from '../runtime/shim/index.js';
 
 /** A user's source could not be built; the message is safe to show its owner. */
 export class BuildError extends Error {
@@ -9,12 +10,16 @@ export class BuildError extends Error {
 }
 
 const MAIN_MODULE = 'worker.js';
+const SHIM_ENTRY = 'webhost:shim';
 
 /**
- * Bundles a `files` source into one Workers ES module with esbuild, entirely in memory.
- * Sources are self-contained: relative imports resolve among the files; `node:*` and
- * `cloudflare:*` stay external (the runtime provides them); anything else is an error.
- * Exported classes (capitalised, not `default`) become Durable Object classes.
+ * Bundles a `files` source, wrapped in the platform's shim (lib/runtime/shim), into one
+ * Workers ES module with esbuild, entirely in memory. Sources are self-contained: relative
+ * imports resolve among the files; `node:*` and `cloudflare:*` stay external (the runtime
+ * provides them); anything else is an error. Exported classes (capitalised, not `default`)
+ * become Durable Object classes.
+ *
+ * It runs esbuild in this process: run it on tenant input only inside `buildContained`.
  */
 export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
   const files = source.files;
@@ -23,7 +28,8 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
     setup(b) {
       b.onResolve({ filter: /^(node|cloudflare):/ }, (args) => ({ path: args.path, external: true }));
       b.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind === 'entry-point') return { path: args.path, namespace: 'files' };
+        if (args.kind === 'entry-point') return { path: SHIM_ENTRY, namespace: 'shim' };
+        if (args.path === AGENT_MODULE && args.namespace === 'shim') return { path: source.entry, namespace: 'files' };
         if (!args.path.startsWith('.')) {
           return {
             errors: [{ text: `cannot import "${args.path}": a files source must contain every module it imports` }],
@@ -36,6 +42,7 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
         if (!found) return { errors: [{ text: `cannot find "${args.path}" among the deployment's files` }] };
         return { path: found, namespace: 'files' };
       });
+      b.onLoad({ filter: /.*/, namespace: 'shim' }, () => ({ contents: SHIM_SOURCE, loader: 'js' }));
       b.onLoad({ filter: /.*/, namespace: 'files' }, (args) => {
         const contents = files[args.path];
         if (contents === undefined) return { errors: [{ text: `no file "${args.path}"` }] };
@@ -47,7 +54,7 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
   };
   try {
     const result = await build({
-      entryPoints: [source.entry],
+      entryPoints: [SHIM_ENTRY],
       bundle: true,
       write: false,
       format: 'esm',
@@ -61,16 +68,16 @@ export async function bundleFiles(source: FilesSource): Promise<WorkerBundle> {
     });
     const code = result.outputFiles[0]?.text ?? '';
     const exports = Object.values(result.metafile.outputs)[0]?.exports ?? [];
-    if (!exports.includes('default'))
-      throw new BuildError(`${source.entry} has no default export; an agent exports { fetch(request, env, ctx) }`);
     return {
       mainModule: MAIN_MODULE,
       modules: { [MAIN_MODULE]: code },
       durableObjectClasses: exports.filter((e) => e !== 'default' && /^[A-Z]/.test(e)),
     };
   } catch (err) {
-    if (err instanceof BuildError) throw err;
     const errors = (err as { errors?: Message[] }).errors;
+    if (errors?.some((m) => /No matching export in .* for import "default"/.test(m.text))) {
+      throw new BuildError(`${source.entry} has no default export; an agent exports { fetch(request, env, ctx) }`);
+    }
     if (errors?.length) throw new BuildError(errors.slice(0, 5).map(formatMessage).join('\n'));
     throw err;
   }

@@ -52,10 +52,13 @@ export interface HealthCheckResult {
 
 export interface InvokeRequest {
   versionRef: string;
+  /** The deployment the version belongs to: its invoke token goes with the request. */
+  deploymentId: string;
   body: string;
   sessionId: string;
   accept: string;
   requestId: string;
+  /** Aborts the request and releases its connection (a caller gone, a limit reached). */
   signal?: AbortSignal;
 }
 
@@ -80,5 +83,15 @@ export class ProviderError extends Error {
       : RetryableFailure.ProviderRetryableError,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The agent's version was stopped under a request: a limit it passed (memory, CPU) or a
+ * crash. Its message is meant for the agent's owner.
+ */
+export class AgentStoppedError extends ProviderError {
+  constructor(reason: string) {
+    super('retryable', `the agent was stopped: ${reason}`);
   }
 }

@@ -52,6 +52,10 @@ export async function startDevServer(opts: {
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(opts.uiPort === null ? ['--headless'] : ['--ui-port', String(opts.uiPort)]),
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    // Task queues dispatch by fairness key (the tenant), so one tenant's backlog of builds
+    // cannot hold back another's.
+    '--dynamic-config-value',
+    'matching.enableFairness=true',
   ];
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', opts.stdio ?? 'ignore', 'pipe'] });
   let stderr = '';

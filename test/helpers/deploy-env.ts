@@ -11,10 +11,11 @@ import { startDeployment } from '../../api/orchestrate.js';
 import { temporalWorkflows, type Workflows } from '../../api/temporal.js';
 import { ArtifactStore } from '../../lib/artifacts/index.js';
 import type { FilesSource } from '../../lib/contracts/index.js';
-import { LocalProvider } from '../../lib/runtime/providers/local.js';
+import type { LocalProvider } from '../../lib/runtime/providers/local.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
+import { localProvider } from './runtime.js';
 import type { deployWorkflow } from '../../workflows/deploy/workflow.js';
 
 // Tests fail deploys on purpose; the SDK's warnings about those failures are noise here.
@@ -47,7 +48,7 @@ export async function startDeployEnv(): Promise<DeployEnv> {
   const taskQueue = `test-deploy-${randomUUID()}`;
   const store = await openStore({ kind: 'pglite', dataDir: undefined });
   const runtime = await startLocalRuntime({ dataDir: dir, port: 0, drainMs: 500 });
-  const provider = new LocalProvider({ controlUrl: runtime.url, token: runtime.token });
+  const provider = localProvider(runtime);
   const activities = createActivities({
     store,
     providers: { local: provider },

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles } from '../../lib/build/bundle.js';
 import { SESSION_HEADER, type FilesSource } from '../../lib/contracts/index.js';
+import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../../lib/runtime/shim/index.js';
 import { newId } from '../../lib/ids.js';
 import {
   agentSource,
@@ -12,6 +13,12 @@ import {
   UNHEALTHY_AGENT,
 } from '../helpers/fixtures.js';
 import { ProviderError, type RuntimeProvider } from '../../lib/runtime/provider.js';
+
+interface Version {
+  agentId: string;
+  deploymentId: string;
+  versionRef: string;
+}
 
 export interface ConformanceTarget {
   provider: RuntimeProvider;
@@ -28,25 +35,30 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
     });
     afterAll(async () => target?.close());
 
-    const deploy = async (agentId: string, source: FilesSource, deploymentId = newId('dep')) =>
-      (await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) })).versionRef;
-    const invokeJson = async (versionRef: string, input: unknown, sessionId = 'ses_test') => {
-      const res = await provider.invoke({
-        versionRef,
-        body: JSON.stringify({ input }),
-        sessionId,
-        accept: 'application/json',
+    const deploy = async (agentId: string, source: FilesSource, deploymentId = newId('dep')): Promise<Version> => {
+      const { versionRef } = await provider.deployVersion({ agentId, deploymentId, bundle: await bundleFiles(source) });
+      return { agentId, deploymentId, versionRef };
+    };
+    const send = (v: Version, body: string, opts: { sessionId?: string; accept?: string } = {}) =>
+      provider.invoke({
+        versionRef: v.versionRef,
+        deploymentId: v.deploymentId,
+        body,
+        sessionId: opts.sessionId ?? 'ses_test',
+        accept: opts.accept ?? 'application/json',
         requestId: 'req_test',
       });
+    const invokeJson = async (v: Version, input: unknown, sessionId = 'ses_test') => {
+      const res = await send(v, JSON.stringify({ input }), { sessionId });
       expect(res.status).toBe(200);
       return JSON.parse(await res.text()) as { output: Record<string, unknown> };
     };
 
     it('deploys a version that passes its health check and answers invocations with the session id', async () => {
       const agentId = newId('agt');
-      const ref = await deploy(agentId, echoVersion('v1'));
-      expect(await provider.healthCheck({ versionRef: ref })).toMatchObject({ ok: true, status: 200 });
-      const body = await invokeJson(ref, { hello: 'world' }, 'ses_abc');
+      const v = await deploy(agentId, echoVersion('v1'));
+      expect(await provider.healthCheck({ versionRef: v.versionRef })).toMatchObject({ ok: true, status: 200 });
+      const body = await invokeJson(v, { hello: 'world' }, 'ses_abc');
       expect(body.output).toMatchObject({ echo: { hello: 'world' }, version: 'v1', sessionId: 'ses_abc' });
     });
 
@@ -55,31 +67,27 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
       const deploymentId = newId('dep');
       const a = await deploy(agentId, echoVersion('v1'), deploymentId);
       const b = await deploy(agentId, echoVersion('v1'), deploymentId);
-      expect(b).toBe(a);
+      expect(b.versionRef).toBe(a.versionRef);
     });
 
     it('keeps the active version serving while the next one is deployed, then switches', async () => {
       const agentId = newId('agt');
       const v1 = await deploy(agentId, echoVersion('v1'));
-      await provider.activateVersion({ agentId, versionRef: v1 });
+      await provider.activateVersion({ agentId, versionRef: v1.versionRef });
       const v2 = await deploy(agentId, echoVersion('v2'));
       expect((await invokeJson(v1, 1)).output.version).toBe('v1');
       expect((await invokeJson(v2, 1)).output.version).toBe('v2');
-      await provider.activateVersion({ agentId, versionRef: v2 });
+      await provider.activateVersion({ agentId, versionRef: v2.versionRef });
       expect((await invokeJson(v2, 1)).output.version).toBe('v2');
       // an earlier version can be activated again (rollback) and serves
-      await provider.activateVersion({ agentId, versionRef: v1 });
+      await provider.activateVersion({ agentId, versionRef: v1.versionRef });
       expect((await invokeJson(v1, 1)).output.version).toBe('v1');
     });
 
     it('streams Server-Sent Events as the agent writes them, not at the end', async () => {
-      const ref = await deploy(newId('agt'), exampleSource('stream'));
-      const res = await provider.invoke({
-        versionRef: ref,
-        body: JSON.stringify({ input: { text: 'a b c d', delayMs: 150 } }),
-        sessionId: 's',
+      const v = await deploy(newId('agt'), exampleSource('stream'));
+      const res = await send(v, JSON.stringify({ input: { text: 'a b c d', delayMs: 150 } }), {
         accept: 'text/event-stream',
-        requestId: 'r',
       });
       expect(res.contentType).toContain('text/event-stream');
       const arrivals: number[] = [];
@@ -95,8 +103,8 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
     });
 
     it('reports a failing health check without throwing', async () => {
-      const ref = await deploy(newId('agt'), UNHEALTHY_AGENT);
-      const result = await provider.healthCheck({ versionRef: ref });
+      const v = await deploy(newId('agt'), UNHEALTHY_AGENT);
+      const result = await provider.healthCheck({ versionRef: v.versionRef });
       expect(result).toMatchObject({ ok: false, status: 500 });
       expect(result.detail).toContain('not ready');
     });
@@ -110,48 +118,65 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
 
     it('removes a version; removing it again succeeds', async () => {
       const agentId = newId('agt');
-      const ref = await deploy(agentId, echoVersion('v1'));
-      await provider.removeVersion({ agentId, versionRef: ref });
-      await provider.removeVersion({ agentId, versionRef: ref });
-      await expect(
-        provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
-      ).rejects.toBeInstanceOf(ProviderError);
+      const v = await deploy(agentId, echoVersion('v1'));
+      await provider.removeVersion({ agentId, versionRef: v.versionRef });
+      await provider.removeVersion({ agentId, versionRef: v.versionRef });
+      await expect(send(v, '{}')).rejects.toBeInstanceOf(ProviderError);
     });
 
     it('gives secrets to the agent as env bindings, and takes them away', async () => {
       const agentId = newId('agt');
-      const ref = await deploy(agentId, echoVersion('v1'));
-      await provider.activateVersion({ agentId, versionRef: ref });
+      const v = await deploy(agentId, echoVersion('v1'));
+      await provider.activateVersion({ agentId, versionRef: v.versionRef });
       await provider.setSecret({ agentId, name: 'GREETING', value: 'hush' });
-      expect((await invokeJson(ref, 1)).output.greeting).toBe('hush');
+      expect((await invokeJson(v, 1)).output.greeting).toBe('hush');
       await provider.deleteSecret({ agentId, name: 'GREETING' });
-      expect((await invokeJson(ref, 1)).output.greeting).toBeNull();
+      expect((await invokeJson(v, 1)).output.greeting).toBeNull();
     });
 
     it('tears an agent down', async () => {
       const agentId = newId('agt');
-      const ref = await deploy(agentId, echoVersion('v1'));
+      const v = await deploy(agentId, echoVersion('v1'));
       await provider.destroyAgent({ agentId });
-      await expect(
-        provider.invoke({ versionRef: ref, body: '{}', sessionId: 's', accept: 'application/json', requestId: 'r' }),
-      ).rejects.toBeInstanceOf(ProviderError);
+      await expect(send(v, '{}')).rejects.toBeInstanceOf(ProviderError);
     });
 
     it('passes the session header through unchanged', async () => {
-      const ref = await deploy(
+      const v = await deploy(
         newId('agt'),
         agentSource(
           `export default { fetch(req) { return Response.json({ output: req.headers.get('${SESSION_HEADER}') }) } }`,
         ),
       );
-      const res = await provider.invoke({
-        versionRef: ref,
-        body: '{}',
-        sessionId: 'opaque/ses=1',
-        accept: 'application/json',
-        requestId: 'r',
-      });
+      const res = await send(v, '{}', { sessionId: 'opaque/ses=1' });
       expect(await res.text()).toBe(JSON.stringify({ output: 'opaque/ses=1' }));
+    });
+
+    it('never shows the agent the invoke token, in its request or its env', async () => {
+      const v = await deploy(
+        newId('agt'),
+        agentSource(`export default { fetch(req, env) {
+          return Response.json({ output: { headers: [...req.headers.keys()], env: Object.keys(env) } });
+        } }`),
+      );
+      const { output } = JSON.parse(await (await send(v, '{}')).text()) as {
+        output: { headers: string[]; env: string[] };
+      };
+      expect(output.headers).not.toContain(INVOKE_TOKEN_HEADER);
+      expect(output.env).not.toContain(INVOKE_TOKEN_BINDING);
+    });
+
+    it('answers an exception the agent throws with its message, never a stack or a path of the host', async () => {
+      const v = await deploy(
+        newId('agt'),
+        agentSource(`function deep() { throw new Error('kaput in deep'); }
+          export default { fetch() { deep(); } }`),
+      );
+      const res = await send(v, '{}');
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(text).toContain('kaput in deep');
+      expect(text).not.toMatch(/\bat \w|node_modules|\/work\/|\.js:\d+/);
     });
   });
 }

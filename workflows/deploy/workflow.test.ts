@@ -36,6 +36,7 @@ async function invokeServing(ownerId: string, agentId: string) {
   const target = await env.store.getServingTarget(ownerId, agentId);
   const res = await env.provider.invoke({
     versionRef: target.deployment!.providerRef,
+    deploymentId: target.deployment!.id,
     body: '{"input":1}',
     sessionId: 's',
     accept: 'application/json',
@@ -122,6 +123,7 @@ describe('deploy workflow', () => {
     await expect(
       env.provider.invoke({
         versionRef: failed.providerRef!,
+        deploymentId: failed.id,
         body: '{}',
         sessionId: 's',
         accept: 'application/json',
@@ -189,6 +191,7 @@ describe('deploy workflow', () => {
     await expect(
       env.provider.invoke({
         versionRef: deployment.providerRef!,
+        deploymentId: deployment.id,
         body: '{}',
         sessionId: 's',
         accept: 'application/json',

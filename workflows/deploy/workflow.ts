@@ -4,13 +4,15 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
 import { DeploymentErrorCode, PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
-import { DEFAULT_HEALTH_CHECK } from './config.js';
+import { BUILD_QUEUE_PATCH, buildTaskQueueFor, DEFAULT_HEALTH_CHECK } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
 
 // Store writes are small and local; a failure is a blip of the database, so retry quickly
@@ -26,9 +28,19 @@ const store = proxyActivities<Activities>({
   },
 });
 
-// Bundling runs esbuild on the user's source: CPU-bound, bounded by the source size limit.
-// A build error is permanent (non-retryable); a lost worker is retried.
-const build = proxyActivities<Activities>({
+// Bundling runs esbuild on the user's source in a process of its own, held to the build
+// limits (time, memory, size): CPU-bound, so it heartbeats. A build error is permanent
+// (non-retryable); a lost worker is retried. Builds run on their own queue, whose workers
+// take only as many at once as the machine allows; a deploy waits its turn there for up to
+// half an hour (schedule-to-close).
+const BUILD_OPTIONS = {
+  startToCloseTimeout: '5m',
+  scheduleToCloseTimeout: '30m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: PERMANENT },
+} as const;
+/** Deployments recorded before builds had their own queue replay with this one. */
+const buildOnDeployQueue = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '1m',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: PERMANENT },
@@ -85,6 +97,14 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     done('validate');
 
     step = 'bundle';
+    const build = patched(BUILD_QUEUE_PATCH)
+      ? proxyActivities<Activities>({
+          ...BUILD_OPTIONS,
+          taskQueue: buildTaskQueueFor(workflowInfo().taskQueue),
+          // each tenant gets its share of the build queue, however many builds another has queued
+          priority: { fairnessKey: input.ownerId },
+        })
+      : buildOnDeployQueue;
     const { artifactDigest } = await build.bundleSource(ref);
     await store.transitionDeployment({ ...ref, to: 'deploying', step: 'bundle', artifactDigest, now: now() });
     status = 'deploying';

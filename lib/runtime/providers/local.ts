@@ -1,5 +1,8 @@
-import { Agent, request } from 'undici';
+import { Agent, errors as undiciErrors, request } from 'undici';
+import { SESSION_HEADER } from '../../contracts/index.js';
+import { isFailureType } from '../../../workflows/failures.js';
 import {
+  AgentStoppedError,
   ProviderError,
   type AgentResponse,
   type DeployVersionInput,
@@ -8,24 +11,46 @@ import {
   type InvokeRequest,
   type RuntimeProvider,
 } from '../provider.js';
-import { SESSION_HEADER } from '../../contracts/index.js';
-import { isFailureType } from '../../../workflows/failures.js';
+import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../shim/index.js';
 
-/** Health checks give a version this long to answer `GET /ping`. */
-const PING_TIMEOUT_MS = 5_000;
+/** Workers answer a thrown error with a developer page that may quote files of this machine; never ask for it. */
+const NO_PRETTY_ERRORS = { 'MF-Disable-Pretty-Error': '1' } as const;
+
+export interface LocalProviderOptions {
+  controlUrl: string;
+  /** The local runtime's control token. */
+  token: string;
+  /** The invoke token of a deployment (lib/auth/platform-keys.ts). */
+  invokeToken: (deploymentId: string) => string;
+  /** How long a control call may take; starting a version is bounded by the runtime's startup limit. */
+  controlTimeoutMs?: number;
+  /** Backstop on an invocation's connection: no answer, or no bytes, for this long ends it. */
+  invokeIdleTimeoutMs?: number;
+}
 
 /**
- * The `local` runtime provider: a client of the local runtime's control API. It resolves
- * a version to its workerd URL once and then sends invocations straight there, so the
- * invoke path has no extra hop.
+ * The `local` runtime provider: a client of the local runtime's control API. It resolves a
+ * version to its workerd URL once and then sends invocations straight there, with the
+ * deployment's invoke token, so the invoke path has no extra hop.
  */
 export class LocalProvider implements RuntimeProvider {
   readonly runtime = 'local' as const;
   private readonly endpoints = new Map<string, Promise<string>>();
   /** Keep-alive connections to the versions' workerd processes, shared by all invocations. */
-  private readonly pool = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipelining: 1 });
+  private readonly pool: Agent;
 
-  constructor(private readonly opts: { controlUrl: string; token: string }) {}
+  constructor(private readonly opts: LocalProviderOptions) {
+    const idle = opts.invokeIdleTimeoutMs ?? 15 * 60_000;
+    this.pool = new Agent({
+      connections: 256,
+      // Idle connections close after 4 s (undici's default), including the ones undici opens
+      // again after an aborted request to find it aborted.
+      keepAliveTimeout: 4_000,
+      pipelining: 1,
+      headersTimeout: idle,
+      bodyTimeout: idle,
+    });
+  }
 
   async deployVersion(input: DeployVersionInput): Promise<DeployVersionResult> {
     const r = await this.control<{ versionRef: string }>(
@@ -34,6 +59,7 @@ export class LocalProvider implements RuntimeProvider {
       {
         bundle: input.bundle,
         vars: input.vars ?? {},
+        platformBindings: { [INVOKE_TOKEN_BINDING]: this.opts.invokeToken(input.deploymentId) },
       },
     );
     return { versionRef: r.versionRef };
@@ -48,19 +74,9 @@ export class LocalProvider implements RuntimeProvider {
     await this.control('DELETE', `/agents/${input.agentId}/versions/${encodeURIComponent(input.versionRef)}`);
   }
 
+  /** The runtime pings the version itself, with the token the version was deployed with. */
   async healthCheck(input: { versionRef: string }): Promise<HealthCheckResult> {
-    const url = await this.endpoint(input.versionRef);
-    try {
-      const res = await fetch(new URL('/ping', url), { signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
-      const text = (await res.text()).slice(0, 200);
-      return { ok: res.ok, status: res.status, detail: res.ok ? 'ok' : `GET /ping answered ${res.status}: ${text}` };
-    } catch (err) {
-      return {
-        ok: false,
-        status: null,
-        detail: `GET /ping failed: ${err instanceof Error ? err.message : String(err)}`,
-      };
-    }
+    return this.control<HealthCheckResult>('GET', `/versions/${encodeURIComponent(input.versionRef)}/health`);
   }
 
   async invoke(input: InvokeRequest): Promise<AgentResponse> {
@@ -73,6 +89,8 @@ export class LocalProvider implements RuntimeProvider {
           accept: input.accept,
           [SESSION_HEADER]: input.sessionId,
           'x-request-id': input.requestId,
+          [INVOKE_TOKEN_HEADER]: this.opts.invokeToken(input.deploymentId),
+          ...NO_PRETTY_ERRORS,
         },
         dispatcher: this.pool,
         ...(input.signal ? { signal: input.signal } : {}),
@@ -89,15 +107,15 @@ export class LocalProvider implements RuntimeProvider {
       return await send();
     } catch (err) {
       if (input.signal?.aborted) throw err;
-      // The version may have been restarted on another port (drain, host restart): resolve again once.
+      // Only a request that never reached the agent is sent again: the version may have been
+      // restarted on another port (drain, a limit, a host restart). One that reached it may
+      // have done its work, so it is not repeated.
+      if (!neverReached(err)) throw await this.whyItFailed(input.versionRef, err);
       this.endpoints.delete(input.versionRef);
       try {
         return await send();
       } catch (again) {
-        throw new ProviderError(
-          'retryable',
-          `local runtime did not answer: ${again instanceof Error ? again.message : String(again)}`,
-        );
+        throw await this.whyItFailed(input.versionRef, again);
       }
     }
   }
@@ -111,7 +129,26 @@ export class LocalProvider implements RuntimeProvider {
   }
 
   async destroyAgent(input: { agentId: string }): Promise<void> {
+    for (const ref of this.endpoints.keys()) if (ref.startsWith(`${input.agentId}.`)) this.endpoints.delete(ref);
     await this.control('DELETE', `/agents/${input.agentId}`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** The runtime says why a version stopped under a request, when a limit stopped it. */
+  private async whyItFailed(versionRef: string, err: unknown): Promise<ProviderError> {
+    this.endpoints.delete(versionRef);
+    const status = await this.control<{ stopped: { reason: string } | null }>(
+      'GET',
+      `/versions/${encodeURIComponent(versionRef)}/status`,
+    ).catch(() => null);
+    if (status?.stopped) return new AgentStoppedError(status.stopped.reason);
+    return new ProviderError(
+      'retryable',
+      `local runtime did not answer: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 
   private endpoint(versionRef: string): Promise<string> {
@@ -136,6 +173,7 @@ export class LocalProvider implements RuntimeProvider {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.controlTimeoutMs ?? 60_000),
       });
     } catch (err) {
       throw new ProviderError(
@@ -153,4 +191,10 @@ export class LocalProvider implements RuntimeProvider {
     const type = payload.error?.type;
     throw new ProviderError(permanent ? 'permanent' : 'retryable', message, isFailureType(type) ? type : undefined);
   }
+}
+
+/** A connection refused: the request cannot have reached the agent. */
+function neverReached(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'ECONNREFUSED' || err instanceof undiciErrors.ConnectTimeoutError;
 }

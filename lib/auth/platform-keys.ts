@@ -1,0 +1,51 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The platform's master key: `WEBHOST_ENCRYPTION_KEY` (32 bytes, base64), else one made
+ * once under `dataDir/keys/` (readable by the owner only). Every platform secret that
+ * processes must agree on without talking (invoke tokens, telemetry keys) is derived from it.
+ */
+export function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+  if (env.WEBHOST_ENCRYPTION_KEY) {
+    const key = Buffer.from(env.WEBHOST_ENCRYPTION_KEY, 'base64');
+    if (key.length !== 32) throw new Error('WEBHOST_ENCRYPTION_KEY must be 32 bytes, base64-encoded');
+    return key;
+  }
+  const dir = join(dataDir, 'keys');
+  const path = join(dir, 'master.key');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+}
+
+/** A key for one purpose, so a secret derived for one use is worthless for another. */
+function derive(master: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', master).update(`webhost.systems/${purpose}`).digest();
+}
+
+/** How many deployments' tokens a process keeps computed. */
+const TOKEN_CACHE = 10_000;
+
+/**
+ * The per-deployment invoke token: what the gateway (and the runtime's health check) sends
+ * with every call, and what the shim in the agent checks before the agent sees a request.
+ */
+export function invokeTokens(master: Buffer): (deploymentId: string) => string {
+  const key = derive(master, 'invoke-token/v1');
+  const cache = new Map<string, string>();
+  return (deploymentId) => {
+    let token = cache.get(deploymentId);
+    if (token === undefined) {
+      token = createHmac('sha256', key).update(deploymentId).digest('base64url');
+      if (cache.size >= TOKEN_CACHE) cache.delete(cache.keys().next().value!);
+      cache.set(deploymentId, token);
+    }
+    return token;
+  };
+}

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import type { FilesSource } from '../contracts/index.js';
+import type { BuildLimits } from '../limits.js';
+import { processTree, rssBytes } from '../process/proc.js';
+import type { WorkerBundle } from '../runtime/provider.js';
+import { BuildError } from './bundle.js';
+import type { ChildOutcome } from './child.js';
+
+const CHILD = join(import.meta.dirname, 'child.ts');
+const TSX = import.meta.resolve('tsx');
+/** Builds are batch work: the platform and serving agents come first, agents that keep a core busy after. */
+const BUILD_NICENESS = 15;
+/** How often the build's memory is read. */
+const SAMPLE_MS = 200;
+/** How much of the build's stderr a crash report quotes. */
+const STDERR_EXCERPT = 600;
+
+/**
+ * Bundles tenant source in a child process (with the bundler's own process below it) that
+ * may crash, hang or grow without harm to anyone else: it runs at a low CPU priority,
+ * with a minimal environment, and is killed — the whole process group — when it passes its
+ * time or memory limit or the caller aborts. Every way it can end that is the source's
+ * doing is a `BuildError` that says which.
+ */
+export async function buildContained(
+  source: FilesSource,
+  limits: BuildLimits,
+  opts: { signal?: AbortSignal; onProgress?: () => void } = {},
+): Promise<WorkerBundle> {
+  const child = spawn(process.execPath, [`--max-old-space-size=${limits.memoryMb}`, '--import', TSX, CHILD], {
+    detached: true, // its own process group, so the bundler below it dies with it
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GOMEMLIMIT: `${limits.memoryMb}MiB`, NODE_ENV: 'production' },
+  });
+  try {
+    if (child.pid) setPriority(child.pid, BUILD_NICENESS);
+  } catch {
+    // not allowed here; the limits below still hold
+  }
+
+  let killedFor: string | null = null;
+  const kill = (why: string) => {
+    killedFor ??= why;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const deadline = setTimeout(
+    () => kill(`the build took longer than ${limits.timeoutMs / 1000} s (build time limit)`),
+    limits.timeoutMs,
+  );
+  const sampler = setInterval(() => {
+    opts.onProgress?.();
+    const used = processTree(child.pid!).reduce((n, pid) => n + (rssBytes(pid) ?? 0), 0);
+    if (used > limits.memoryMb * 1024 * 1024)
+      kill(`the build used more than ${limits.memoryMb} MiB (build memory limit)`);
+  }, SAMPLE_MS);
+  const onAbort = () => kill('the build was canceled');
+  opts.signal?.addEventListener('abort', onAbort);
+
+  const stdout: Buffer[] = [];
+  let stdoutBytes = 0;
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdoutBytes += d.length;
+    // A bundle within its limit, as JSON, is at most a few times its size.
+    if (stdoutBytes > limits.bundleMaxBytes * 8)
+      kill(`the bundle is over the ${limits.bundleMaxBytes}-byte bundle limit`);
+    else stdout.push(d);
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4 * STDERR_EXCERPT);
+  });
+  child.stdin.on('error', () => undefined); // a child that dies early closes its stdin
+  child.stdin.end(JSON.stringify({ source, bundleMaxBytes: limits.bundleMaxBytes }));
+
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (exitCode) => resolve(exitCode));
+    });
+    if (killedFor) throw new BuildError(killedFor);
+    const line = Buffer.concat(stdout).toString('utf8').trim();
+    if (code === 0 && line) {
+      const outcome = JSON.parse(line) as ChildOutcome;
+      if (outcome.ok) return outcome.bundle;
+      throw new BuildError(outcome.message);
+    }
+    throw new BuildError(`the bundler crashed on this source (exit ${code}): ${lastError(stderr)}`);
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(sampler);
+    opts.signal?.removeEventListener('abort', onAbort);
+    kill('the build ended'); // anything of the group still running
+  }
+}
+
+/** The error a crashed build printed, without the stack frames that name this machine's files. */
+function lastError(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('at ') && !/^(node:|file:|\/)/.test(l) && !/^\^+$/.test(l));
+  const error = lines.find((l) => /Error\b/.test(l)) ?? lines.at(-1) ?? 'no message';
+  return error.slice(0, STDERR_EXCERPT);
+}
