@@ -13,7 +13,7 @@ const TSX = import.meta.resolve('tsx');
 /** Builds are batch work: the platform and serving agents come first, agents that keep a core busy after. */
 const BUILD_NICENESS = 15;
 /** How often the build's memory is read. */
-const SAMPLE_MS = 200;
+const SAMPLE_MS = 50;
 /** How much of the build's stderr a crash report quotes. */
 const STDERR_EXCERPT = 600;
 
