@@ -41,6 +41,15 @@ export interface VersionResult {
   versionRef: string;
 }
 
+export interface DestroyAgentRuntimeInput {
+  runtime: Runtime;
+  agentId: string;
+}
+
+export interface DestroyAgentRuntimeResult {
+  agentId: string;
+}
+
 /**
  * Runtime provider activities of the deploy workflow. Each is safe to retry: providers are
  * idempotent per (agent, deployment) on upload, activating the active version or removing a
@@ -80,6 +89,12 @@ export function createRuntimeActivities(deps: RuntimeActivityDeps) {
         provider(input.runtime).activateVersion({ agentId: input.agentId, versionRef: input.versionRef }),
       );
       return { versionRef: input.versionRef };
+    },
+
+    /** Destroys every version, process, secret and stored state of the agent at its runtime; again is harmless. */
+    async destroyAgentRuntime(input: DestroyAgentRuntimeInput): Promise<DestroyAgentRuntimeResult> {
+      await providerCall(() => provider(input.runtime).destroyAgent({ agentId: input.agentId }));
+      return { agentId: input.agentId };
     },
 
     /** Deletes the version (a compensation); deleting a deleted one succeeds. */

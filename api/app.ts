@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
-import { notFoundRoute, onError } from '../lib/http/errors.js';
-import { requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import { API_MAX_BODY_BYTES } from '../lib/contracts/index.js';
+import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
+import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { agentRoutes } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -23,13 +24,23 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', deploymentRoutes(deps))
     .route('/events', eventRoutes(deps));
 
-  return new Hono<AuthedEnv>()
-    .use('*', withRequestId())
-    .onError(onError(deps.log))
-    .notFound(notFoundRoute)
-    .get('/healthz', (c) => c.json({ ok: true }))
-    .route('/', signedRoutes())
-    .route('/v1', user);
+  return (
+    new Hono<AuthedEnv>()
+      .use('*', withRequestId())
+      // Refused from the Content-Length header, or counted as a chunked body streams in: an
+      // oversized body is never read whole.
+      .use(
+        '*',
+        limitBody(API_MAX_BODY_BYTES, (c) =>
+          errorResponse(c, 'payload_too_large', `request bodies are limited to ${API_MAX_BODY_BYTES} bytes`),
+        ),
+      )
+      .onError(onError(deps.log))
+      .notFound(notFoundRoute)
+      .get('/healthz', (c) => c.json({ ok: true }))
+      .route('/', signedRoutes())
+      .route('/v1', user)
+  );
 }
 
 /**

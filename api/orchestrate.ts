@@ -1,5 +1,6 @@
-import { AppError, type Deployment, type FilesSource } from '../lib/contracts/index.js';
+import { AppError, isInFlight, type Agent, type Deployment, type FilesSource } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
+import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
 import { DeploymentErrorCode } from '../workflows/failures.js';
 import type { ApiDeps } from './deps.js';
@@ -7,6 +8,8 @@ import type { ApiDeps } from './deps.js';
 // Orchestration helpers: the api records what a user asked for, then starts the workflow
 // that carries it out, and undoes the record if the workflow cannot be started. Routes call
 // these; they never sequence store writes and workflow starts themselves.
+
+type Deps = Pick<ApiDeps, 'store' | 'workflows' | 'deployableRuntimes' | 'log'>;
 
 /**
  * Records intent, then starts the work. When the start fails, `undo` releases what the
@@ -38,12 +41,10 @@ export interface StartDeploymentInput {
 /**
  * A deploy: a `queued` deployment (which takes the agent's one in-flight slot), then its
  * `deploy-<deploymentId>` workflow. If the workflow cannot be started, the deployment is
- * marked failed, which frees the slot.
+ * marked failed, which frees the slot. A slot held by a deployment whose workflow already
+ * ended is freed first (`reconcileDeployment`).
  */
-export async function startDeployment(
-  deps: Pick<ApiDeps, 'store' | 'workflows' | 'deployableRuntimes' | 'log'>,
-  input: StartDeploymentInput,
-): Promise<Deployment> {
+export async function startDeployment(deps: Deps, input: StartDeploymentInput): Promise<Deployment> {
   const { store } = deps;
   const agent = await store.getAgent(input.ownerId, input.agentId);
   if (!deps.deployableRuntimes.includes(agent.runtime)) {
@@ -55,14 +56,16 @@ export async function startDeployment(
   const id = newId('dep');
   return recordThenStart(deps, 'deploy', {
     record: () =>
-      store.createDeployment({
-        id,
-        ownerId: input.ownerId,
-        agentId: agent.id,
-        workflowId: deployWorkflowId(id),
-        source: input.source,
-        now: new Date(),
-      }),
+      freeingStuckSlot(deps, agent, () =>
+        store.createDeployment({
+          id,
+          ownerId: input.ownerId,
+          agentId: agent.id,
+          workflowId: deployWorkflowId(id),
+          source: input.source,
+          now: new Date(),
+        }),
+      ),
     start: async (deployment) => {
       await deps.workflows.startDeploy({
         deploymentId: deployment.id,
@@ -80,4 +83,77 @@ export async function startDeployment(
         error: { code: DeploymentErrorCode.WorkflowStartFailed, message: 'the deploy workflow could not be started' },
       }),
   });
+}
+
+/**
+ * A delete: the agent is soft-deleted at once (it stops serving; its history stays), then
+ * `delete-<agentId>` destroys what it holds at its runtime. If that workflow cannot be
+ * started the agent is restored, as it was.
+ */
+export async function deleteAgent(
+  deps: Deps,
+  input: { ownerId: string; agentId: string },
+): Promise<{ agent: Agent; workflowId: string }> {
+  const { store } = deps;
+  const agent = await store.getAgent(input.ownerId, input.agentId);
+  const deleted = await recordThenStart(deps, 'delete', {
+    record: () => freeingStuckSlot(deps, agent, () => store.deleteAgent({ ...input, now: new Date() })),
+    start: async () => {
+      await deps.workflows.startDeleteAgent({ ownerId: input.ownerId, agentId: agent.id, runtime: agent.runtime });
+    },
+    undo: () => store.restoreAgent({ ...input, now: new Date() }),
+  });
+  return { agent: deleted, workflowId: deleteAgentWorkflowId(agent.id) };
+}
+
+/** A deployment this young may still be on its way to Temporal: only an older one is judged lost. */
+const START_GRACE_MS = 60_000;
+
+/**
+ * A deployment whose workflow ended without moving it to a final status (terminated or timed
+ * out in Temporal, or lost) is marked failed (canceled, if it was canceled) with the reason,
+ * which frees its agent for the next deploy. Anything still running, or that Temporal cannot
+ * speak for right now, is left as it is.
+ */
+export async function reconcileDeployment(deps: Deps, deployment: Deployment): Promise<Deployment> {
+  if (!isInFlight(deployment.status)) return deployment;
+  const outcome = await deps.workflows.workflowOutcome(deployment.workflowId);
+  let reason: string;
+  if (outcome.state === 'ended') reason = `its workflow ended (${outcome.how}) before the deploy finished`;
+  else if (outcome.state === 'missing' && Date.now() - Date.parse(deployment.createdAt) > START_GRACE_MS) {
+    reason = 'its workflow no longer exists in Temporal';
+  } else return deployment;
+  const canceled = outcome.state === 'ended' && outcome.how === 'canceled';
+  deps.log.warn({ deploymentId: deployment.id, outcome }, 'reconciling a deployment whose workflow ended');
+  try {
+    return await deps.store.transitionDeployment({
+      ownerId: deployment.ownerId,
+      deploymentId: deployment.id,
+      to: canceled ? 'canceled' : 'failed',
+      now: new Date(),
+      error: { code: canceled ? DeploymentErrorCode.Canceled : DeploymentErrorCode.WorkflowEnded, message: reason },
+    });
+  } catch (err) {
+    // It moved on meanwhile (the workflow's own last write won): read what it is now.
+    if (err instanceof AppError && err.code === 'conflict')
+      return deps.store.getDeployment(deployment.ownerId, deployment.id);
+    throw err;
+  }
+}
+
+/**
+ * Runs `write`; if it is refused because a deployment of the agent is in flight, reconciles
+ * that deployment and, when that freed the slot, runs `write` once more.
+ */
+async function freeingStuckSlot<T>(deps: Deps, agent: Agent, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === 'conflict')) throw err;
+    const [newest] = (await deps.store.listDeployments(agent.ownerId, agent.id, { limit: 1 })).items;
+    if (!newest || !isInFlight(newest.status)) throw err;
+    const reconciled = await reconcileDeployment(deps, newest);
+    if (isInFlight(reconciled.status)) throw err;
+    return write();
+  }
 }

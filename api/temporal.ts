@@ -1,8 +1,24 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../lib/temporal/search-attributes.js';
+import { DELETE_AGENT_WORKFLOW_KIND, deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
+import type { DeleteAgentInput } from '../workflows/delete-agent/messages.js';
 import { DEPLOY_TASK_QUEUE, DEPLOY_WORKFLOW_KIND, deployWorkflowId } from '../workflows/deploy/config.js';
 import { progressQuery, type DeployInput, type DeployProgress } from '../workflows/deploy/messages.js';
-import type { deployWorkflow } from '../workflows/deploy/workflow.js';
+
+/** What Temporal says of a workflow the store thinks is running. */
+export type WorkflowOutcome =
+  | { state: 'running' }
+  /** It ended: `how` is Temporal's word for it (completed, failed, canceled, terminated, timed_out…). */
+  | { state: 'ended'; how: string }
+  /** Temporal has no such workflow (never started, or its history was lost). */
+  | { state: 'missing' }
+  /** Temporal did not say (unreachable, slow). */
+  | { state: 'unknown' };
 
 /**
  * The api's port to Temporal: start work, and ask how it is going. Route tests that need no
@@ -13,9 +29,13 @@ export interface Workflows {
   startDeploy(input: DeployInput): Promise<{ workflowId: string }>;
   /** The deploy's `progress` query, or null when the workflow cannot say (ended, unreachable, slow). */
   deployProgress(workflowId: string): Promise<DeployProgress | null>;
+  /** Starts `delete-<agentId>`; one already running under that id is success. */
+  startDeleteAgent(input: DeleteAgentInput): Promise<{ workflowId: string }>;
+  /** Whether a workflow still runs, for deployments whose workflow may have ended without saying so. */
+  workflowOutcome(workflowId: string): Promise<WorkflowOutcome>;
 }
 
-/** How long a progress query may take before the api answers without it. */
+/** How long a query or describe may take before the api answers without it. */
 const QUERY_TIMEOUT_MS = 2000;
 /** How long a start may take before the api gives up and tells the client to retry. */
 const START_TIMEOUT_MS = 10_000;
@@ -25,41 +45,81 @@ export function temporalWorkflows(
   opts: { taskQueue?: string; startTimeoutMs?: number } = {},
 ): Workflows {
   const taskQueue = opts.taskQueue ?? DEPLOY_TASK_QUEUE;
+
+  /** Starts a workflow under its business key; that id already running is success. */
+  async function start(
+    workflowType: string,
+    workflowId: string,
+    args: unknown[],
+    attributes: WorkflowStartOptions['typedSearchAttributes'],
+  ) {
+    try {
+      const deadline = Date.now() + (opts.startTimeoutMs ?? START_TIMEOUT_MS);
+      await client.withDeadline(deadline, () =>
+        client.workflow.start(workflowType, {
+          taskQueue,
+          workflowId,
+          args,
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          typedSearchAttributes: attributes,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return { workflowId };
+  }
+
+  const withinQueryTimeout = <T>(work: Promise<T>, fallback: T): Promise<T> =>
+    Promise.race([work, new Promise<T>((resolve) => setTimeout(() => resolve(fallback), QUERY_TIMEOUT_MS).unref())]);
+
   return {
-    async startDeploy(input) {
-      const workflowId = deployWorkflowId(input.deploymentId);
-      try {
-        const deadline = Date.now() + (opts.startTimeoutMs ?? START_TIMEOUT_MS);
-        await client.withDeadline(deadline, () =>
-          client.workflow.start<typeof deployWorkflow>('deployWorkflow', {
-            taskQueue,
-            workflowId,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            typedSearchAttributes: [
-              { key: AgentIdKey, value: input.agentId },
-              { key: OwnerIdKey, value: input.ownerId },
-              { key: DeploymentIdKey, value: input.deploymentId },
-              { key: WorkflowKindKey, value: DEPLOY_WORKFLOW_KIND },
-            ],
-          }),
-        );
-      } catch (err) {
-        // The workflow id is the business key: it already running is success.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-      return { workflowId };
-    },
+    startDeploy: (input) =>
+      start(
+        'deployWorkflow',
+        deployWorkflowId(input.deploymentId),
+        [input],
+        [
+          { key: AgentIdKey, value: input.agentId },
+          { key: OwnerIdKey, value: input.ownerId },
+          { key: DeploymentIdKey, value: input.deploymentId },
+          { key: WorkflowKindKey, value: DEPLOY_WORKFLOW_KIND },
+        ],
+      ),
+
+    startDeleteAgent: (input) =>
+      start(
+        'deleteAgentWorkflow',
+        deleteAgentWorkflowId(input.agentId),
+        [input],
+        [
+          { key: AgentIdKey, value: input.agentId },
+          { key: OwnerIdKey, value: input.ownerId },
+          { key: WorkflowKindKey, value: DELETE_AGENT_WORKFLOW_KIND },
+        ],
+      ),
 
     async deployProgress(workflowId) {
       try {
-        const handle = client.workflow.getHandle(workflowId);
-        return await Promise.race([
-          handle.query(progressQuery),
-          new Promise<null>((resolve) => setTimeout(() => resolve(null), QUERY_TIMEOUT_MS).unref()),
-        ]);
+        return await withinQueryTimeout(client.workflow.getHandle(workflowId).query(progressQuery), null);
       } catch {
         return null;
+      }
+    },
+
+    async workflowOutcome(workflowId) {
+      try {
+        return await withinQueryTimeout<WorkflowOutcome>(
+          client.workflow
+            .getHandle(workflowId)
+            .describe()
+            .then(({ status }) =>
+              status.name === 'RUNNING' ? { state: 'running' } : { state: 'ended', how: status.name.toLowerCase() },
+            ),
+          { state: 'unknown' },
+        );
+      } catch (err) {
+        return err instanceof WorkflowNotFoundError ? { state: 'missing' } : { state: 'unknown' };
       }
     },
   };

@@ -1,12 +1,18 @@
 import type { Authenticator } from '../lib/auth/verify.js';
 import type { Runtime } from '../lib/contracts/index.js';
+import type { AgentLimits } from '../lib/limits.js';
 import type { Logger } from '../lib/log.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
+import type { IdempotencyStore } from '../lib/store/index.js';
 import type { ServingCache } from './serving-cache.js';
 
 export interface GatewayDeps {
   serving: ServingCache;
   authenticate: Authenticator;
   providers: Partial<Record<Runtime, RuntimeProvider>>;
+  /** The invoke time, stream time and reply size limits (lib/limits.ts). */
+  limits: Pick<AgentLimits, 'invokeTimeoutMs' | 'streamMaxMs' | 'replyMaxBytes'>;
+  /** Where `Idempotency-Key` answers of JSON invokes are kept. */
+  idempotency: IdempotencyStore;
   log: Logger;
 }

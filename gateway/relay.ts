@@ -1,6 +1,43 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
-// Reading an agent's answer: Server-Sent Events as they complete, or a JSON `{ output }`.
+// Reading an agent's answer: Server-Sent Events as they complete, or a JSON `{ output }`,
+// never more of it than the reply limit allows.
+
+/** The agent sent more than the reply limit: reading stopped there. */
+export class ReplyTooLarge extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`the agent's reply passed the ${limitBytes}-byte reply limit`);
+  }
+}
+
+/** The body's chunks as they arrive, failing with `ReplyTooLarge` once more than `limitBytes` came. */
+export async function* limited(body: AsyncIterable<Uint8Array>, limitBytes: number): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += chunk.byteLength;
+    if (seen > limitBytes) throw new ReplyTooLarge(limitBytes);
+    yield chunk;
+  }
+}
+
+/** A whole body as text, within the limit. */
+export async function readText(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of limited(body, limitBytes)) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** At most `maxBytes` of a body as text; the rest is not read. */
+export async function readExcerpt(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let seen = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    seen += chunk.byteLength;
+    if (seen >= maxBytes) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, maxBytes);
+}
 
 /** The data of each Server-Sent Event in an agent's body, as soon as the event is complete. */
 export async function* agentEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {

@@ -127,7 +127,14 @@ try {
   await serving.start();
   cleanups.push(() => serving.close());
   const gateway = await listen(
-    createGatewayApp({ serving, authenticate, providers, log: createLogger('gateway') }).fetch,
+    createGatewayApp({
+      serving,
+      authenticate,
+      providers,
+      limits: limits.agent,
+      idempotency: store,
+      log: createLogger('gateway'),
+    }).fetch,
     config.gatewayPort,
   );
   cleanups.push(gateway.close);

@@ -52,6 +52,8 @@ export const DeploymentErrorCode = {
   Internal: 'InternalError',
   /** The api recorded the deployment but could not start its workflow. */
   WorkflowStartFailed: 'WorkflowStartFailed',
+  /** Its workflow ended without saying how the deployment ended (terminated, timed out, lost); reconciled by the api. */
+  WorkflowEnded: 'WorkflowEnded',
 } as const;
 
 const KNOWN = new Set<string>([...PERMANENT_FAILURES, ...Object.values(RetryableFailure)]);

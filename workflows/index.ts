@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow type the workers register.
+export { deleteAgentWorkflow } from './delete-agent/workflow.js';
 export { deployWorkflow } from './deploy/workflow.js';

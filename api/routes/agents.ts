@@ -5,44 +5,47 @@ import { newId } from '../../lib/ids.js';
 import type { AuthedEnv } from '../../lib/http/middleware.js';
 import { validate } from '../../lib/http/validate.js';
 import type { ApiDeps } from '../deps.js';
-import { idempotency } from '../idempotency.js';
+import { deleteAgent } from '../orchestrate.js';
+import { idempotency } from '../../lib/http/idempotency.js';
 
 const AgentParam = z.object({ agentId: Id });
 
 /** `/v1/agents`: create, read, list, rename and delete agents. */
 export function agentRoutes(deps: ApiDeps) {
   const { store } = deps;
-  return new Hono<AuthedEnv>()
-    .post('/', idempotency(store), validate('json', CreateAgentBody), async (c) => {
-      const agent = await store.createAgent({
-        id: newId('agt'),
-        ownerId: c.get('userId'),
-        now: new Date(),
-        ...c.req.valid('json'),
-      });
-      return c.json(agent, 201);
-    })
-    .get('/', validate('query', PageQuery), async (c) =>
-      c.json(await store.listAgents(c.get('userId'), c.req.valid('query'))),
-    )
-    .get('/:agentId', validate('param', AgentParam), async (c) =>
-      c.json(await store.getAgent(c.get('userId'), c.req.valid('param').agentId)),
-    )
-    .patch('/:agentId', validate('param', AgentParam), validate('json', UpdateAgentBody), async (c) => {
-      const { agentId } = c.req.valid('param');
-      const body = c.req.valid('json');
-      const ownerId = c.get('userId');
-      const agent = body.name
-        ? await store.renameAgent({ ownerId, agentId, name: body.name, now: new Date() })
-        : await store.getAgent(ownerId, agentId);
-      return c.json(agent);
-    })
-    .delete('/:agentId', validate('param', AgentParam), async (c) => {
-      const agent = await store.deleteAgent({
-        ownerId: c.get('userId'),
-        agentId: c.req.valid('param').agentId,
-        now: new Date(),
-      });
-      return c.json(agent);
-    });
+  return (
+    new Hono<AuthedEnv>()
+      .post('/', idempotency(store), validate('json', CreateAgentBody), async (c) => {
+        const agent = await store.createAgent({
+          id: newId('agt'),
+          ownerId: c.get('userId'),
+          now: new Date(),
+          ...c.req.valid('json'),
+        });
+        return c.json(agent, 201);
+      })
+      .get('/', validate('query', PageQuery), async (c) =>
+        c.json(await store.listAgents(c.get('userId'), c.req.valid('query'))),
+      )
+      .get('/:agentId', validate('param', AgentParam), async (c) =>
+        c.json(await store.getAgent(c.get('userId'), c.req.valid('param').agentId)),
+      )
+      .patch('/:agentId', validate('param', AgentParam), validate('json', UpdateAgentBody), async (c) => {
+        const { agentId } = c.req.valid('param');
+        const body = c.req.valid('json');
+        const ownerId = c.get('userId');
+        const agent = body.name
+          ? await store.renameAgent({ ownerId, agentId, name: body.name, now: new Date() })
+          : await store.getAgent(ownerId, agentId);
+        return c.json(agent);
+      })
+      // 202: the agent stops serving at once; `delete-<agentId>` tears down what it holds at its runtime.
+      .delete('/:agentId', validate('param', AgentParam), async (c) => {
+        const { agent, workflowId } = await deleteAgent(deps, {
+          ownerId: c.get('userId'),
+          agentId: c.req.valid('param').agentId,
+        });
+        return c.json({ ...agent, workflowId }, 202);
+      })
+  );
 }

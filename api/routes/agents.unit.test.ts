@@ -3,18 +3,21 @@ import type { Agent, Page } from '../../lib/contracts/index.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { apiUnderTest } from '../../test/helpers/api.js';
 import { expectError } from '../../test/helpers/http.js';
-import { fakeWorkflows } from '../../test/helpers/workflows.js';
+import { fakeWorkflows, type FakeWorkflows } from '../../test/helpers/workflows.js';
+import { deleteAgentWorkflowId } from '../../workflows/delete-agent/config.js';
 
 // /v1/agents needs no workflow: the api runs over PGlite and a fake of its Temporal port.
 
 let store: Store;
+let workflows: FakeWorkflows;
 let api: Awaited<ReturnType<typeof apiUnderTest>>;
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
   store = await openStore({ kind: 'pglite', dataDir: undefined });
-  api = await apiUnderTest(store, fakeWorkflows());
+  workflows = fakeWorkflows();
+  api = await apiUnderTest(store, workflows);
   alice = await api.token('alice');
   bob = await api.token('bob');
 });
@@ -55,7 +58,13 @@ describe('agents: happy', () => {
     ).json()) as Agent;
     expect(renamed.name).toBe(`${name}-2`);
     const deleted = await api.call('DELETE', `/v1/agents/${agent.id}`, { token: alice });
-    expect(((await deleted.json()) as Agent).status).toBe('deleted');
+    expect(deleted.status).toBe(202);
+    expect(await deleted.json()).toMatchObject({
+      id: agent.id,
+      status: 'deleted',
+      workflowId: deleteAgentWorkflowId(agent.id),
+    });
+    expect(workflows.deletes.at(-1)).toEqual({ ownerId: 'alice', agentId: agent.id, runtime: 'local' });
     await expectError(await api.call('GET', `/v1/agents/${agent.id}`, { token: alice }), 404, 'not_found');
   });
 
@@ -157,6 +166,40 @@ describe('agents: errors', () => {
       400,
       'validation_failed',
     );
+  });
+});
+
+describe('agents: delete when Temporal is down', () => {
+  it('answers 500 and leaves the agent as it was', async () => {
+    const agent = await createAgent();
+    workflows.failNextStarts(1);
+    const err = await expectError(
+      await api.call('DELETE', `/v1/agents/${agent.id}`, { token: alice }),
+      500,
+      'internal',
+    );
+    expect(err.message).toContain('try again');
+    expect(await (await api.call('GET', `/v1/agents/${agent.id}`, { token: alice })).json()).toMatchObject({
+      id: agent.id,
+      status: 'active',
+    });
+    expect((await api.call('DELETE', `/v1/agents/${agent.id}`, { token: alice })).status).toBe(202);
+  });
+});
+
+describe('agents: Idempotency-Key after a refusal', () => {
+  it('keeps no answer for a refused request, so the corrected retry is served', async () => {
+    const user = await api.token('corrector');
+    const headers = { 'idempotency-key': 'fix-and-retry' };
+    await expectError(
+      await api.call('POST', '/v1/agents', { token: user, body: { name: 'Bad Name' }, headers }),
+      400,
+      'validation_failed',
+    );
+    const name = uniqueName();
+    const fixed = await api.call('POST', '/v1/agents', { token: user, body: { name }, headers });
+    expect(fixed.status).toBe(201);
+    expect(await fixed.json()).toMatchObject({ name });
   });
 });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment, Page } from '../../lib/contracts/index.js';
 import { apiUnderTest } from '../../test/helpers/api.js';
 import { startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
-import { echoVersion } from '../../test/helpers/fixtures.js';
+import { agentSource, echoVersion } from '../../test/helpers/fixtures.js';
 import { client, expectError } from '../../test/helpers/http.js';
 import { deployWorkflowId } from '../../workflows/deploy/config.js';
 import { DeploymentErrorCode } from '../../workflows/failures.js';
@@ -164,6 +164,60 @@ describe('deployments: errors', () => {
       'validation_failed',
     );
     await expectError(await deploy('agt_nope'), 404, 'not_found');
+  });
+});
+
+describe('deployments: workflows that end without finishing', () => {
+  /** /ping takes 3 s: the deploy sits in its health check long enough to be terminated there. */
+  const slow = agentSource(`export default { async fetch(req) {
+    if (new URL(req.url).pathname === '/ping') { await new Promise((r) => setTimeout(r, 3000)); return new Response('ok'); }
+    return Response.json({ output: 'slow' });
+  } }`);
+
+  async function terminatedDeploy(agentId: string) {
+    const { deploymentId, workflowId } = (await (await deploy(agentId, { source: slow })).json()) as {
+      deploymentId: string;
+      workflowId: string;
+    };
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (await api.call('GET', `/v1/deployments/${deploymentId}`, { token: alice })).json()) as {
+              currentStep: string;
+            }
+          ).currentStep,
+        {
+          timeout: 20_000,
+          interval: 100,
+        },
+      )
+      .toBe('health_check');
+    await env.client.workflow.getHandle(workflowId).terminate('an operator ended it');
+    return deploymentId;
+  }
+
+  it('marks a deployment whose workflow was terminated as failed, with the reason', async () => {
+    const agent = await createAgent();
+    const deploymentId = await terminatedDeploy(agent.id);
+    const failed = await waitForStatus(alice, deploymentId, ['failed']);
+    expect(failed.error).toMatchObject({
+      code: DeploymentErrorCode.WorkflowEnded,
+      message: expect.stringContaining('terminated'),
+    });
+    expect((await deploy(agent.id)).status).toBe(202);
+  });
+
+  it('frees the agent for the next deploy, or its delete, without anyone reading the stuck one first', async () => {
+    const agent = await createAgent();
+    const stuck = await terminatedDeploy(agent.id);
+    const next = await deploy(agent.id, { source: echoVersion('v2') });
+    expect(next.status).toBe(202);
+    expect((await env.store.getDeployment('alice', stuck)).status).toBe('failed');
+    const other = await createAgent();
+    await terminatedDeploy(other.id);
+    expect((await api.call('DELETE', `/v1/agents/${other.id}`, { token: alice })).status).toBe(202);
+    await waitForStatus(alice, ((await next.json()) as { deploymentId: string }).deploymentId, ['live']);
   });
 });
 

@@ -4,8 +4,8 @@ import { CreateDeploymentBody, Id, isFinal, PageQuery } from '../../lib/contract
 import type { AuthedEnv } from '../../lib/http/middleware.js';
 import { validate } from '../../lib/http/validate.js';
 import type { ApiDeps } from '../deps.js';
-import { idempotency } from '../idempotency.js';
-import { startDeployment } from '../orchestrate.js';
+import { idempotency } from '../../lib/http/idempotency.js';
+import { reconcileDeployment, startDeployment } from '../orchestrate.js';
 
 /** `/v1/agents/:agentId/deployments` (deploy, list) and `/v1/deployments/:deploymentId` (status, steps, progress). */
 export function deploymentRoutes(deps: ApiDeps) {
@@ -41,7 +41,9 @@ export function deploymentRoutes(deps: ApiDeps) {
         c.json(await store.listDeployments(c.get('userId'), c.req.valid('param').agentId, c.req.valid('query'))),
     )
     .get('/deployments/:deploymentId', validate('param', z.object({ deploymentId: Id })), async (c) => {
-      const deployment = await store.getDeployment(c.get('userId'), c.req.valid('param').deploymentId);
+      const stored = await store.getDeployment(c.get('userId'), c.req.valid('param').deploymentId);
+      // A deployment whose workflow ended without finishing it is marked failed here.
+      const deployment = isFinal(stored.status) ? stored : await reconcileDeployment(deps, stored);
       // While it runs, the workflow knows the current step before the store does.
       const progress = isFinal(deployment.status) ? null : await deps.workflows.deployProgress(deployment.workflowId);
       return c.json({ ...deployment, currentStep: progress?.step ?? null });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,7 @@ import { localAuth } from '../../test/helpers/auth.js';
 import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
 import { agentSource, echoVersion, exampleSource } from '../../test/helpers/fixtures.js';
 import { client, expectError } from '../../test/helpers/http.js';
+import { listen } from '../../lib/http/serve.js';
 import { createGatewayApp } from '../app.js';
 import { ServingCache } from '../serving-cache.js';
 
@@ -23,6 +26,9 @@ let alice: string;
 let bob: string;
 const agents: Record<string, string> = {};
 
+/** Small limits, so that tests reach them quickly. */
+const LIMITS = { invokeTimeoutMs: 3_000, streamMaxMs: 3_000, replyMaxBytes: 256 * 1024 };
+
 const newAgent = (name: string) =>
   env.store.createAgent({ id: newId('agt'), ownerId: 'alice', name, runtime: 'local', now: new Date() });
 
@@ -34,7 +40,14 @@ beforeAll(async () => {
     { level: 'info' },
     { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) },
   );
-  app = createGatewayApp({ serving, authenticate: auth.authenticate, providers: { local: env.provider }, log });
+  app = createGatewayApp({
+    serving,
+    authenticate: auth.authenticate,
+    providers: { local: env.provider },
+    limits: LIMITS,
+    idempotency: env.store,
+    log,
+  });
   call = client(app);
   alice = await auth.token('alice');
   bob = await auth.token('bob');
@@ -45,7 +58,27 @@ beforeAll(async () => {
     failing: agentSource(`export default { async fetch(req) {
       if (new URL(req.url).pathname === '/ping') return new Response('ok');
       const { input } = await req.json();
+      if (input === 'throw') throw new Error('thrown by the agent');
       return input === 'bad' ? Response.json({ error: 'input must not be bad' }, { status: 422 }) : new Response('kaput: secret stack', { status: 500 });
+    } }`),
+    // Misbehaves on request: never answers, streams forever, or answers far too much.
+    hostile: agentSource(`export default { async fetch(req) {
+      if (new URL(req.url).pathname === '/ping') return new Response('ok');
+      const { input } = await req.json();
+      if (input === 'hang') { await new Promise((r) => setTimeout(r, 600000)); return new Response('late'); }
+      if (input === 'endless') {
+        let n = 0;
+        const body = new ReadableStream({ async pull(c) { await new Promise((r) => setTimeout(r, 50)); c.enqueue(new TextEncoder().encode('data: {"delta":"' + (n++) + ' "}\\n\\n')); } });
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      }
+      if (input === 'huge-json') return Response.json({ output: 'x'.repeat(1024 * 1024) });
+      if (input === 'huge-stream') {
+        const chunk = new TextEncoder().encode('data: {"delta":"' + 'y'.repeat(64 * 1024) + '"}\\n\\n');
+        let sent = 0;
+        const body = new ReadableStream({ pull(c) { if (sent++ < 64) c.enqueue(chunk); else c.close(); } });
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      }
+      return Response.json({ output: input });
     } }`),
   };
   await Promise.all(
@@ -232,3 +265,154 @@ describe('invoke/v1 security', () => {
     await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
   });
 });
+
+describe('invoke/v1 limits', () => {
+  it('answers 504 in the envelope when a JSON invoke passes the invoke time limit', async () => {
+    const err = await expectError(await invoke(agents.hostile!, { input: 'hang' }), 504, 'timeout');
+    expect(err.message).toContain('invoke time limit');
+  });
+
+  it('ends a stream that passes the stream time limit with an error event saying why', async () => {
+    const events = await readEvents(await invoke(agents.hostile!, { input: 'endless', stream: true }));
+    expect(events[0]!.event).toBe('meta');
+    expect(events.filter((e) => e.event === 'delta').length).toBeGreaterThan(5);
+    expect(events.at(-1)).toMatchObject({ event: 'error' });
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({
+      code: 'timeout',
+      message: expect.stringContaining('stream time limit'),
+    });
+  });
+
+  it('refuses a reply over the size limit, JSON or streamed, without passing it on', async () => {
+    const err = await expectError(await invoke(agents.hostile!, { input: 'huge-json' }), 502, 'reply_too_large');
+    expect(err.message).toContain(`${LIMITS.replyMaxBytes}-byte reply limit`);
+    const events = await readEvents(await invoke(agents.hostile!, { input: 'huge-stream', stream: true }));
+    const relayed = events.filter((e) => e.event === 'delta').reduce((n, e) => n + e.data.length, 0);
+    expect(relayed).toBeLessThanOrEqual(LIMITS.replyMaxBytes);
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ code: 'reply_too_large' });
+  });
+
+  it('releases the agent’s connection as soon as a JSON caller leaves', async () => {
+    const port = await versionPort(agents.hostile!);
+    const before = connectionsTo(port);
+    const callers = Array.from({ length: 10 }, () => new AbortController());
+    const pending = callers.map((caller) =>
+      Promise.resolve(
+        app.request(`/v1/agents/${agents.hostile}/invoke`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ input: 'hang' }),
+          signal: caller.signal,
+        }),
+      ).catch(() => null),
+    );
+    // one connection at least for each invoke held open (some may reuse idle ones)
+    await expect.poll(() => connectionsTo(port)).toBeGreaterThanOrEqual(10);
+    for (const caller of callers) caller.abort();
+    await Promise.all(pending);
+    await expect.poll(() => connectionsTo(port), RELEASED).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('invoke/v1 limits on a real server', () => {
+  it('releases the agent’s connection as soon as a JSON caller hangs up', async () => {
+    const server = await listen(app.fetch, 0);
+    try {
+      const port = await versionPort(agents.hostile!);
+      const before = connectionsTo(port);
+      const url = new URL(server.url);
+      const body = JSON.stringify({ input: 'hang' });
+      const callers = await Promise.all(
+        Array.from({ length: 20 }, () => {
+          const socket = connect(Number(url.port), url.hostname);
+          socket.on('error', () => undefined);
+          return new Promise<Socket>((resolve) =>
+            socket.once('connect', () => {
+              socket.write(
+                `POST /v1/agents/${agents.hostile}/invoke HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${alice}\r\n` +
+                  `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+              );
+              resolve(socket);
+            }),
+          );
+        }),
+      );
+      await expect.poll(() => connectionsTo(port)).toBeGreaterThanOrEqual(20);
+      for (const socket of callers) socket.destroy();
+      await expect.poll(() => connectionsTo(port), RELEASED).toBeLessThanOrEqual(before);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('invoke/v1 idempotency', () => {
+  it('answers a repeated Idempotency-Key with the first answer, per owner, JSON only', async () => {
+    const headers = { 'idempotency-key': `inv-${newId('req')}` };
+    const first = await invoke(agents.echo!, { input: 'once', sessionId: 's-1' }, { headers });
+    const again = await invoke(agents.echo!, { input: 'once', sessionId: 's-1' }, { headers });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(await first.json());
+    await expectError(await invoke(agents.echo!, { input: 'twice', sessionId: 's-1' }, { headers }), 409, 'conflict');
+    await expectError(
+      await invoke(agents.echo!, { input: 'once', stream: true }, { headers: { 'idempotency-key': 'streamed' } }),
+      400,
+      'validation_failed',
+    );
+  });
+
+  it('keeps no answer for a failed invoke, so the retry runs', async () => {
+    const headers = { 'idempotency-key': `inv-${newId('req')}` };
+    await expectError(await invoke(agents.failing!, { input: 'boom' }, { headers }), 503, 'runtime_unavailable');
+    const retried = await invoke(agents.failing!, { input: 'boom' }, { headers });
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+  });
+});
+
+describe('invoke/v1 careful input', () => {
+  it('refuses session ids a header cannot carry with 400, not 503', async () => {
+    for (const sessionId of ['line\r\nbreak', 'nul\u0000byte', 'caf\u00e9', ' padded ']) {
+      await expectError(await invoke(agents.echo!, { input: 1, sessionId }), 400, 'validation_failed');
+    }
+    expect((await invoke(agents.echo!, { input: 1, sessionId: 'user 42/chat=1' })).status).toBe(200);
+  });
+
+  it('refuses input nested 5,000 deep with 400', async () => {
+    const deep = `{"input":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const err = await expectError(
+      await call('POST', `/v1/agents/${agents.echo}/invoke`, { token: alice, rawBody: deep }),
+      400,
+      'validation_failed',
+    );
+    expect(err.message).toContain('deeper than 64');
+  });
+
+  it('answers an agent that throws with its message, never a stack or a host path', async () => {
+    const err = await expectError(await invoke(agents.failing!, { input: 'throw' }), 503, 'runtime_unavailable');
+    const quoted = JSON.stringify(err.details);
+    expect(quoted).toContain('thrown by the agent');
+    expect(quoted).not.toMatch(/node_modules|\/work\/|\bat \w+ \(|\.js:\d+/);
+  });
+});
+
+/**
+ * Connections that carried abandoned invokes close at once; undici then opens idle ones to the
+ * same agent (to find the aborted requests aborted), which close after the pool's 4 s keep-alive.
+ * Either way, within a few seconds the agent has no more connections than before.
+ */
+const RELEASED = { timeout: 8_000, interval: 200 };
+
+/** The port of the workerd version serving an agent. */
+async function versionPort(agentId: string): Promise<number> {
+  const ref = (await env.store.getServingTarget('alice', agentId)).deployment!.providerRef;
+  return Number(new URL(await env.runtime.host.endpoint(ref)).port);
+}
+
+/** Established TCP connections to a loopback port (/proc/net/tcp), counted from the connecting side. */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6']
+    .flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cols) => cols[2]?.endsWith(`:${hex}`) && cols[3] === '01').length;
+}

@@ -21,5 +21,8 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** The largest request body the api reads: a files source (5 MiB of text) as JSON, with room for escaping. */
+export const API_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
 /** How long an `Idempotency-Key` holds: a repeat after this is a new request. */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3_600_000;

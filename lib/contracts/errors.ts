@@ -10,12 +10,18 @@ export const ErrorCode = z.enum([
   'entitlement_required',
   'limit_exceeded',
   'payload_too_large',
+  'headers_too_large',
   'runtime_unavailable',
+  'reply_too_large',
+  'timeout',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
-export const errorStatus: Record<ErrorCode, 400 | 401 | 402 | 403 | 404 | 409 | 413 | 429 | 500 | 503> = {
+export const errorStatus: Record<
+  ErrorCode,
+  400 | 401 | 402 | 403 | 404 | 409 | 413 | 429 | 431 | 500 | 502 | 503 | 504
+> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -24,7 +30,12 @@ export const errorStatus: Record<ErrorCode, 400 | 401 | 402 | 403 | 404 | 409 | 
   entitlement_required: 402,
   limit_exceeded: 429,
   payload_too_large: 413,
+  headers_too_large: 431,
   runtime_unavailable: 503,
+  /** The agent's answer passed the reply size limit. */
+  reply_too_large: 502,
+  /** The agent did not answer within the invoke time limit. */
+  timeout: 504,
   internal: 500,
 };
 

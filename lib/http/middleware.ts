@@ -30,7 +30,12 @@ export function requireUser(authenticate: Authenticator, onUser?: (userId: strin
  * the body is then read on @hono/node-server's fast path; only a chunked body goes through
  * hono's `bodyLimit`, which counts it as it streams (and builds a WHATWG Request to do so).
  */
-export function limitBody(maxSize: number, onError: (c: Context) => Response) {
+export function limitBody(maxSize: number, onTooLarge: (c: Context) => Response) {
+  // The rest of a refused body is never read: the connection closes after the answer.
+  const onError = (c: Context) => {
+    c.header('Connection', 'close');
+    return onTooLarge(c);
+  };
   const streaming = bodyLimit({ maxSize, onError });
   return createMiddleware(async (c, next) => {
     const length = c.req.header('content-length');

@@ -1,34 +1,54 @@
-import type { Workflows } from '../../api/temporal.js';
+import type { WorkflowOutcome, Workflows } from '../../api/temporal.js';
+import { deleteAgentWorkflowId } from '../../workflows/delete-agent/config.js';
+import type { DeleteAgentInput } from '../../workflows/delete-agent/messages.js';
 import { deployWorkflowId } from '../../workflows/deploy/config.js';
 import type { DeployInput } from '../../workflows/deploy/messages.js';
 
 export interface FakeWorkflows extends Workflows {
   /** Every deploy started, in order. */
   readonly started: DeployInput[];
+  /** Every agent delete started, in order. */
+  readonly deletes: DeleteAgentInput[];
+  /** What `workflowOutcome` answers for a workflow id (running, unless set). */
+  readonly outcomes: Map<string, WorkflowOutcome>;
   /** Makes the next `n` starts fail, as an unreachable Temporal would. */
   failNextStarts(n: number): void;
 }
 
 /**
  * A fake of the api's Temporal port, for route tests that need no workflow to run (agent
- * CRUD, validation, auth): it records the deploys it is asked to start and knows no progress.
+ * CRUD, validation, auth): it records the workflows it is asked to start, knows no progress,
+ * and says of each workflow what a test set in `outcomes` (running otherwise).
  */
 export function fakeWorkflows(): FakeWorkflows {
   const started: DeployInput[] = [];
+  const deletes: DeleteAgentInput[] = [];
+  const outcomes = new Map<string, WorkflowOutcome>();
   let failing = 0;
+  const failIfAsked = () => {
+    if (failing > 0) {
+      failing--;
+      throw new Error('Temporal is unreachable (fake)');
+    }
+  };
   return {
     started,
+    deletes,
+    outcomes,
     failNextStarts(n) {
       failing = n;
     },
     async startDeploy(input) {
-      if (failing > 0) {
-        failing--;
-        throw new Error('Temporal is unreachable (fake)');
-      }
+      failIfAsked();
       started.push(input);
       return { workflowId: deployWorkflowId(input.deploymentId) };
     },
+    async startDeleteAgent(input) {
+      failIfAsked();
+      deletes.push(input);
+      return { workflowId: deleteAgentWorkflowId(input.agentId) };
+    },
     deployProgress: async () => null,
+    workflowOutcome: async (workflowId) => outcomes.get(workflowId) ?? { state: 'running' },
   };
 }

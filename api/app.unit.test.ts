@@ -1,0 +1,94 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_MAX_BODY_BYTES, ErrorEnvelope } from '../lib/contracts/index.js';
+import { listen, type Listening } from '../lib/http/serve.js';
+import { openStore, type Store } from '../lib/store/index.js';
+import { apiUnderTest } from '../test/helpers/api.js';
+import { fakeWorkflows } from '../test/helpers/workflows.js';
+
+// What the api answers before any route runs, on a real HTTP server: oversized bodies and
+// headers are refused in the error envelope, with a request id, and never read whole.
+
+let store: Store;
+let api: Awaited<ReturnType<typeof apiUnderTest>>;
+let server: Listening;
+let token: string;
+
+beforeAll(async () => {
+  store = await openStore({ kind: 'pglite', dataDir: undefined });
+  api = await apiUnderTest(store, fakeWorkflows());
+  server = await listen(api.app.fetch, 0);
+  token = await api.token('alice');
+});
+afterAll(async () => {
+  await server?.close();
+  await api?.close();
+  await store?.close();
+});
+
+/** Sends a raw request and reads what comes back, however the server ends it. */
+function raw(request: string): Promise<{ status: number; headers: string; body: string }> {
+  const port = Number(new URL(server.url).port);
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const [head = '', ...rest] = received.split('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0);
+      resolve({ status, headers: head, body: rest.join('\r\n\r\n') });
+    });
+    socket.once('connect', () => {
+      socket.write(request);
+      socket.end();
+    });
+    setTimeout(() => reject(new Error('no answer')), 10_000).unref();
+  });
+}
+
+describe('api: refusals before any route', () => {
+  it('refuses a body over the limit from its Content-Length, in the envelope, without reading it', async () => {
+    // 200 MiB declared, none of it sent: the answer comes from the header alone
+    const res = await raw(
+      `POST /v1/agents HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${200 * 1024 * 1024}\r\n\r\n`,
+    );
+    expect(res.status).toBe(413);
+    const envelope = ErrorEnvelope.parse(JSON.parse(res.body));
+    expect(envelope.error.code).toBe('payload_too_large');
+    expect(res.headers.toLowerCase()).toContain(`x-request-id: ${envelope.error.requestId}`.toLowerCase());
+  });
+
+  it('refuses a chunked body once it passes the limit', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 'a');
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${server.url}/v1/agents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(ErrorEnvelope.parse(await res.json()).error.code).toBe('payload_too_large');
+    expect(API_MAX_BODY_BYTES).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('answers headers over 16 KiB with 431 in the envelope and a request id', async () => {
+    const res = await raw(`GET /v1/agents HTTP/1.1\r\nhost: x\r\nx-big: ${'b'.repeat(20 * 1024)}\r\n\r\n`);
+    expect(res.status).toBe(431);
+    const envelope = ErrorEnvelope.parse(JSON.parse(res.body));
+    expect(envelope.error.code).toBe('headers_too_large');
+    expect(envelope.error.requestId).toMatch(/^req_/);
+    expect(res.headers.toLowerCase()).toContain(`x-request-id: ${envelope.error.requestId}`.toLowerCase());
+  });
+
+  it('answers a malformed request line in the envelope', async () => {
+    const res = await raw('NOT-HTTP\r\n\r\n');
+    expect(res.status).toBe(400);
+    expect(ErrorEnvelope.parse(JSON.parse(res.body)).error.code).toBe('validation_failed');
+  });
+});

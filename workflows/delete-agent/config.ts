@@ -1,0 +1,4 @@
+/** One delete workflow per agent: a repeated delete joins the one already running. */
+export const deleteAgentWorkflowId = (agentId: string) => `delete-${agentId}`;
+
+export const DELETE_AGENT_WORKFLOW_KIND = 'delete-agent';
