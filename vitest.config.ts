@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Three layers, all in `npm test`:
+// Four layers, all in `npm test`:
 //  unit         pure code and the store on in-memory PGlite; no processes started
 //  integration  workflows, api routes and the local runtime against a real Temporal dev
 //               server (one per run, from test/global-temporal.ts) and real workerd
 //  e2e          the real platform processes, started the way `npm start` starts them
+//  security     a hostile tenant against the real platform processes
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -40,6 +41,18 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           sequence: { groupOrder: 1 },
+        },
+      },
+      // Last and alone: it loads the machine on purpose, and measures another tenant meanwhile.
+      {
+        extends: true,
+        test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
+          globalSetup: ['test/global-bundle.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
