@@ -2,6 +2,7 @@ import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import type { ArtifactStore } from '../lib/artifacts/index.js';
 import { BuildError } from '../lib/build/bundle.js';
 import { buildContained } from '../lib/build/contained.js';
+import { BuildSlots } from '../lib/build/slots.js';
 import { DEFAULT_LIMITS, type BuildLimits } from '../lib/limits.js';
 import type { Store } from '../lib/store/index.js';
 import { PermanentFailure } from '../workflows/failures.js';
@@ -11,9 +12,12 @@ import type { DeploymentRef } from './deployments.js';
 export interface BuildActivityDeps {
   store: Store;
   artifacts: ArtifactStore;
-  /** Time, memory and size of one build (lib/limits.ts). */
+  /** Time, memory and size of one build, and how many run at once (lib/limits.ts). */
   buildLimits?: BuildLimits;
 }
+
+/** How often a build waiting for its slot tells Temporal it is still alive. */
+const WAITING_HEARTBEAT_MS = 5_000;
 
 export type BundleSourceInput = DeploymentRef;
 
@@ -28,6 +32,7 @@ export interface BundleSourceResult {
  */
 export function createBuildActivities(deps: BuildActivityDeps) {
   const limits = deps.buildLimits ?? DEFAULT_LIMITS.build;
+  const slots = new BuildSlots(limits.concurrency);
   return {
     /**
      * Bundles the stored source, in a process of its own that the source can crash or hang
@@ -35,16 +40,27 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      */
     async bundleSource(input: BundleSourceInput): Promise<BundleSourceResult> {
       const source = await storeCall(() => deps.store.getDeploymentSource(input.ownerId, input.deploymentId));
+      const { cancellationSignal } = Context.current();
       heartbeat();
+      // A fair share of this worker's build slots: another owner's builds never hold them all.
+      const waiting = setInterval(() => heartbeat(), WAITING_HEARTBEAT_MS);
+      let release: () => void;
+      try {
+        release = await slots.acquire(input.ownerId, cancellationSignal);
+      } finally {
+        clearInterval(waiting);
+      }
       try {
         const bundle = await buildContained(source, limits, {
-          signal: Context.current().cancellationSignal,
+          signal: cancellationSignal,
           onProgress: () => heartbeat(),
         });
         return { artifactDigest: await deps.artifacts.put(bundle) };
       } catch (err) {
         if (err instanceof BuildError) throw ApplicationFailure.nonRetryable(err.message, PermanentFailure.BuildFailed);
         throw err;
+      } finally {
+        release();
       }
     },
   };

@@ -4,6 +4,9 @@ import type { Activities } from '../activities/index.js';
 import { buildTaskQueueFor, DEPLOY_TASK_QUEUE } from '../workflows/deploy/config.js';
 import { WORKFLOW_BUNDLE_PATH } from './workflow-bundle.js';
 
+/** How many builds a worker takes from the queue per slot it has to run them. */
+const BUILDS_TAKEN_PER_SLOT = 4;
+
 export interface RunningWorker {
   worker: Worker;
   /** Resolves when the workers have shut down and their connection is closed. */
@@ -13,8 +16,8 @@ export interface RunningWorker {
 
 /**
  * Starts polling the deploy task queue (the workflows, with the prebuilt bundle, and every
- * activity) and its build queue (`<queue>-build`: builds only, at most `buildConcurrency` at
- * a time; further builds wait in Temporal's queue, not in this process).
+ * activity) and its build queue (`<queue>-build`: builds only; at most `buildConcurrency` run
+ * at a time, shared fairly between owners, and a few more wait their turn here).
  */
 export async function runDeployWorker(opts: {
   address: string;
@@ -40,7 +43,9 @@ export async function runDeployWorker(opts: {
     namespace: opts.namespace,
     taskQueue: buildTaskQueueFor(taskQueue),
     activities: { bundleSource: opts.activities.bundleSource },
-    maxConcurrentActivityTaskExecutions: opts.buildConcurrency ?? 2,
+    // Builds taken from the queue wait here for a fair share of the build slots (activities/build.ts);
+    // beyond these, they wait in Temporal's queue, dispatched by owner.
+    maxConcurrentActivityTaskExecutions: BUILDS_TAKEN_PER_SLOT * (opts.buildConcurrency ?? 2),
   });
   const done = Promise.all([worker.run(), builds.run()])
     .then(() => undefined)

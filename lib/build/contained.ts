@@ -32,7 +32,13 @@ export async function buildContained(
   const child = spawn(process.execPath, [`--max-old-space-size=${limits.memoryMb}`, '--import', TSX, CHILD], {
     detached: true, // its own process group, so the bundler below it dies with it
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GOMEMLIMIT: `${limits.memoryMb}MiB`, NODE_ENV: 'production' },
+    // GOMAXPROCS: the bundler takes one core, whatever the source does
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GOMEMLIMIT: `${limits.memoryMb}MiB`,
+      GOMAXPROCS: '1',
+      NODE_ENV: 'production',
+    },
   });
   try {
     if (child.pid) setPriority(child.pid, BUILD_NICENESS);
