@@ -17,7 +17,8 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { invokeTokens, loadMasterKey } from '../lib/auth/platform-keys.js';
+import { invokeTokens, loadMasterKey, payloadCodecKey } from '../lib/auth/platform-keys.js';
+import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
@@ -67,7 +68,9 @@ try {
   );
   cleanups.push(() => stopChild(runtime));
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
-  const invokeToken = invokeTokens(loadMasterKey(process.env, config.dataDir));
+  const masterKey = loadMasterKey(process.env, config.dataDir);
+  const invokeToken = invokeTokens(masterKey);
+  const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
   const providers = {
     local: new LocalProvider({
       controlUrl: runtimeUrl,
@@ -97,6 +100,7 @@ try {
     namespace: config.temporal.namespace,
     activities,
     buildConcurrency: limits.build.concurrency,
+    dataConverter,
   });
   worker.done.catch((err: unknown) => {
     log.error({ err }, 'Temporal worker stopped');
@@ -107,7 +111,7 @@ try {
   // 5. api and gateway.
   const connection = await Connection.connect({ address: temporalAddress });
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   const changes = new ChangeFeed(store);
   await changes.start();
   cleanups.push(() => changes.close());

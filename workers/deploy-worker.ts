@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../activities/index.js';
 import { buildTaskQueueFor, DEPLOY_TASK_QUEUE } from '../workflows/deploy/config.js';
@@ -25,6 +26,8 @@ export async function runDeployWorker(opts: {
   activities: Activities;
   taskQueue?: string;
   buildConcurrency?: number;
+  /** The encrypting payload codec (lib/temporal/codec.ts): Temporal stores only ciphertext. */
+  dataConverter: DataConverter;
 }): Promise<RunningWorker> {
   if (!existsSync(WORKFLOW_BUNDLE_PATH)) {
     throw new Error(`workflow bundle not found at ${WORKFLOW_BUNDLE_PATH}: run \`npm run build:workflows\` first`);
@@ -37,12 +40,14 @@ export async function runDeployWorker(opts: {
     taskQueue,
     workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
     activities: opts.activities,
+    dataConverter: opts.dataConverter,
   });
   const builds = await Worker.create({
     connection,
     namespace: opts.namespace,
     taskQueue: buildTaskQueueFor(taskQueue),
     activities: { bundleSource: opts.activities.bundleSource },
+    dataConverter: opts.dataConverter,
     // Builds taken from the queue wait here for a fair share of the build slots (activities/build.ts);
     // beyond these, they wait in Temporal's queue, dispatched by owner.
     maxConcurrentActivityTaskExecutions: BUILDS_TAKEN_PER_SLOT * (opts.buildConcurrency ?? 2),

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { TEST_DATA_CONVERTER } from '../test/helpers/temporal.js';
 import { WORKFLOW_BUNDLE_PATH } from '../workers/workflow-bundle.js';
 
 // Recorded histories of every workflow (workflows/<domain>/histories/). If a change to a
@@ -29,6 +30,10 @@ describe('workflows replay their recorded histories', () => {
   });
   it.each(histories)('%s', async (file) => {
     const history: unknown = JSON.parse(readFileSync(join(import.meta.dirname, file), 'utf8'));
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, file);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH }, dataConverter: TEST_DATA_CONVERTER },
+      history,
+      file,
+    );
   });
 });

@@ -49,3 +49,8 @@ export function invokeTokens(master: Buffer): (deploymentId: string) => string {
     return token;
   };
 }
+
+/** The key of the Temporal payload codec (lib/temporal/codec.ts): workflow histories hold only ciphertext. */
+export function payloadCodecKey(master: Buffer): Buffer {
+  return derive(master, 'temporal-payload-codec/v1');
+}

@@ -16,6 +16,7 @@ import { openStore, type Store } from '../../lib/store/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
 import { localProvider } from './runtime.js';
+import { TEST_DATA_CONVERTER } from './temporal.js';
 import type { deployWorkflow } from '../../workflows/deploy/workflow.js';
 
 // Tests fail deploys on purpose; the SDK's warnings about those failures are noise here.
@@ -54,9 +55,15 @@ export async function startDeployEnv(): Promise<DeployEnv> {
     providers: { local: provider },
     artifacts: new ArtifactStore(join(dir, 'artifacts')),
   });
-  const worker = await runDeployWorker({ address, namespace: 'default', activities, taskQueue });
+  const worker = await runDeployWorker({
+    address,
+    namespace: 'default',
+    activities,
+    taskQueue,
+    dataConverter: TEST_DATA_CONVERTER,
+  });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: TEST_DATA_CONVERTER });
   const temporal = temporalWorkflows(client, { taskQueue });
   return {
     store,

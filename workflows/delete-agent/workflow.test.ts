@@ -1,16 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteAgent } from '../../api/orchestrate.js';
 import { newId } from '../../lib/ids.js';
 import { AgentIdKey, OwnerIdKey, WorkflowKindKey } from '../../lib/temporal/search-attributes.js';
-import { temporalCliPath } from '../../lib/temporal/dev-server.js';
 import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
 import { echoVersion } from '../../test/helpers/fixtures.js';
-import { WORKFLOW_BUNDLE_PATH } from '../../workers/workflow-bundle.js';
+import { replayAndRecord } from '../../test/helpers/temporal.js';
 import { DELETE_AGENT_WORKFLOW_KIND } from './config.js';
 import { deleteProgressQuery } from './messages.js';
 import type { deleteAgentWorkflow } from './workflow.js';
@@ -67,19 +62,6 @@ describe('delete-agent workflow', () => {
     expect(description.typedSearchAttributes.get(WorkflowKindKey)).toBe(DELETE_AGENT_WORKFLOW_KIND);
     expect(await handle.query(deleteProgressQuery)).toEqual({ agentId: agent.id, step: 'done' });
 
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, await handle.fetchHistory());
-    if (process.env.RECORD_HISTORIES) {
-      const json = execFileSync(temporalCliPath(), [
-        'workflow',
-        'show',
-        '--address',
-        inject('temporalAddress'),
-        '--workflow-id',
-        workflowId,
-        '--output',
-        'json',
-      ]);
-      writeFileSync(join(import.meta.dirname, 'histories', 'delete-agent.json'), json);
-    }
+    await replayAndRecord(handle, import.meta.dirname, 'delete-agent.json');
   });
 });

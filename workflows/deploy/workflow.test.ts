@@ -1,15 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_PATH } from '../../workers/workflow-bundle.js';
-import { temporalCliPath } from '../../lib/temporal/dev-server.js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../lib/ids.js';
 import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../../lib/temporal/search-attributes.js';
 import { agentSource, echoVersion, THROWS_AT_START_AGENT, UNHEALTHY_AGENT } from '../../test/helpers/fixtures.js';
 import { startDeployEnv, startDeploy, type DeployEnv } from '../../test/helpers/deploy-env.js';
+import { replayAndRecord } from '../../test/helpers/temporal.js';
 import { PermanentFailure, RetryableFailure } from '../failures.js';
 import { progressQuery } from './messages.js';
 
@@ -43,22 +38,6 @@ async function invokeServing(ownerId: string, agentId: string) {
     requestId: 'r',
   });
   return (JSON.parse(await res.text()) as { output: { version: string } }).output.version;
-}
-
-/** With RECORD_HISTORIES=1, keeps a history for replay.test.ts (in the CLI's JSON form). */
-function recordHistory(workflowId: string, file: string) {
-  if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), [
-    'workflow',
-    'show',
-    '--address',
-    inject('temporalAddress'),
-    '--workflow-id',
-    workflowId,
-    '--output',
-    'json',
-  ]);
-  writeFileSync(join(import.meta.dirname, 'histories', file), json);
 }
 
 async function failure(p: Promise<unknown>) {
@@ -99,9 +78,7 @@ describe('deploy workflow', () => {
     expect(await handle.query(progressQuery)).toMatchObject({ status: 'live', step: 'mark_live' });
 
     // The history replays against the current code; RECORD_HISTORIES=1 keeps it for replay.test.ts.
-    const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history);
-    recordHistory(handle.workflowId, 'deploy-live.json');
+    await replayAndRecord(handle, import.meta.dirname, 'deploy-live.json');
   });
 
   it('on a failing health check removes the new version and leaves the previous deployment serving', async () => {
@@ -111,7 +88,7 @@ describe('deploy workflow', () => {
 
     const v2 = await startDeploy(env, ownerId, agentId, UNHEALTHY_AGENT);
     const err = await failure(v2.handle.result());
-    recordHistory(v2.workflowId, 'deploy-compensated.json');
+    await replayAndRecord(v2.handle, import.meta.dirname, 'deploy-compensated.json');
     expect((err.cause?.cause as Error | undefined)?.message).toContain('not ready');
 
     const failed = await env.store.getDeployment(ownerId, v2.deploymentId);
