@@ -50,6 +50,64 @@ export const get = serviceQuery({
   handler: async (ctx, { ownerId, agentId }) => toAgent(await ownedAgent(ctx.db, ownerId, agentId)),
 });
 
+/** The owner's agent whether active or deleted. */
+export const find = serviceQuery({
+  args: { ownerId: v.string(), agentId: v.string() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId }) => toAgent(await anyOwnedAgent(ctx.db, ownerId, agentId)),
+});
+
+async function anyOwnedAgent(db: QueryCtx['db'], ownerId: string, agentId: string) {
+  const agent = await db
+    .query('agents')
+    .withIndex('by_agentId', (q) => q.eq('agentId', agentId))
+    .unique();
+  if (agent === null || agent.ownerId !== ownerId) fail('not_found', 'agent not found');
+  return agent;
+}
+
+/** Moves the agent to another runtime from its next deploy on. */
+export const setRuntime = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), runtime, now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId, runtime, now }) => {
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    await ctx.db.patch(agent._id, { runtime, updatedAt: now });
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    return toAgent({ ...agent, runtime, updatedAt: now });
+  },
+});
+
+/** Takes the agent's one in-flight slot for a rollback (see `AgentStore.beginRollback`). */
+export const beginRollback = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), workflowId: v.string(), now: v.number() },
+  returns: agentOut,
+  handler: async (ctx, { ownerId, agentId, workflowId, now }) => {
+    const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (agent.rollbackWorkflowId === workflowId) return toAgent(agent);
+    if (agent.rollbackWorkflowId)
+      fail('conflict', 'a rollback of this agent is in progress; try again when it has finished');
+    if (await inFlightDeployment(ctx.db, agentId))
+      fail('conflict', 'a deployment of this agent is in progress; try again when it has finished');
+    await ctx.db.patch(agent._id, { rollbackWorkflowId: workflowId, updatedAt: now });
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    return toAgent({ ...agent, rollbackWorkflowId: workflowId, updatedAt: now });
+  },
+});
+
+/** Frees the rollback slot if this workflow holds it. */
+export const endRollback = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), workflowId: v.string(), now: v.number() },
+  returns: v.null(),
+  handler: async (ctx, { ownerId, agentId, workflowId, now }) => {
+    const agent = await anyOwnedAgent(ctx.db, ownerId, agentId);
+    if (agent.rollbackWorkflowId !== workflowId) return null;
+    await ctx.db.patch(agent._id, { rollbackWorkflowId: null, updatedAt: now });
+    await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    return null;
+  },
+});
+
 /** Newest first: ids are time-ordered, so a page after `before` is stable while agents are added. */
 export const list = serviceQuery({
   args: { ownerId: v.string(), limit: v.number(), before: v.optional(v.string()) },
@@ -86,6 +144,8 @@ export const remove = serviceMutation({
   returns: agentOut,
   handler: async (ctx, { ownerId, agentId, now }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (agent.rollbackWorkflowId)
+      fail('conflict', 'a rollback of this agent is in progress; try again when it has finished');
     if (await inFlightDeployment(ctx.db, agentId))
       fail('conflict', 'a deployment of this agent is in progress; try again when it has finished');
     const deleted = { status: 'deleted', deletedAt: now, updatedAt: now } as const;

@@ -198,6 +198,7 @@ describe('schema', () => {
   it('has no field a secret value could be kept in', () => {
     expect(Object.keys(schema.tables.secretMetadata.validator.fields).sort()).toEqual([
       'agentId',
+      'deletedAt',
       'name',
       'ownerId',
       'updatedAt',

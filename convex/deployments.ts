@@ -63,6 +63,7 @@ export const create = serviceMutation({
   returns: deploymentOut,
   handler: async (ctx, { deploymentId, ownerId, agentId, workflowId, source, now }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
+    if (agent.rollbackWorkflowId) fail('conflict', 'a rollback of this agent is in progress; wait for it to finish');
     if (await inFlightDeployment(ctx.db, agentId))
       fail('conflict', 'a deployment of this agent is already in progress; wait for it to finish');
     if (

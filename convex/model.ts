@@ -31,6 +31,7 @@ export const agentOut = v.object({
   runtime,
   status: agentStatus,
   activeDeploymentId: v.nullable(v.string()),
+  rollbackWorkflowId: v.nullable(v.string()),
   createdAt: v.string(),
   updatedAt: v.string(),
 });
@@ -43,6 +44,7 @@ export const toAgent = (d: AgentDoc): AgentOut => ({
   runtime: d.runtime,
   status: d.status,
   activeDeploymentId: d.activeDeploymentId,
+  rollbackWorkflowId: d.rollbackWorkflowId ?? null,
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
 });

@@ -62,6 +62,8 @@ export const agent = v.object({
   runtime,
   status: agentStatus,
   activeDeploymentId: v.nullable(v.string()),
+  /** The rollback workflow holding the agent's one in-flight slot (absent on agents written before it existed). */
+  rollbackWorkflowId: v.optional(v.nullable(v.string())),
   createdAt: v.number(),
   updatedAt: v.number(),
   deletedAt: v.nullable(v.number()),
@@ -104,6 +106,8 @@ export const secretMetadata = v.object({
   name: v.string(),
   version: v.number(),
   updatedAt: v.number(),
+  /** Set when the secret was deleted: the row stays so its version keeps growing. */
+  deletedAt: v.optional(v.nullable(v.number())),
 });
 export type SecretMetadataDoc = Infer<typeof secretMetadata>;
 

@@ -1,10 +1,12 @@
 import { v } from 'convex/values';
-import { fail, serviceMutation, serviceQuery } from './functions.js';
+import type { QueryCtx } from './_generated/server.js';
+import { serviceMutation, serviceQuery } from './functions.js';
 import { iso, ownedAgent } from './model.js';
 import type { SecretMetadataDoc } from './schema.js';
 
-// Secret metadata: that a secret was set, under which name and how often. The value goes to
-// the runtime provider and nowhere else (architecture.md, Invariants); no table or argument here has room for it.
+// Secret metadata: that a secret was set, under which name and at which version. The value
+// goes to the runtime provider and nowhere else (architecture.md, Invariants); no table or
+// argument here has room for it. A deleted secret stays as a tombstone so versions only grow.
 
 const secretMetadataOut = v.object({
   agentId: v.string(),
@@ -19,28 +21,49 @@ const toSecretMetadata = (d: SecretMetadataDoc) => ({
   updatedAt: iso(d.updatedAt),
 });
 
-/** Records that a secret was set: creates it at version 1 or bumps its version. */
-export const put = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), name: v.string(), now: v.number() },
-  returns: secretMetadataOut,
-  handler: async (ctx, { ownerId, agentId, name, now }) => {
+const byName = (db: QueryCtx['db'], agentId: string, name: string) =>
+  db
+    .query('secretMetadata')
+    .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name))
+    .unique();
+
+/** The latest version, set or deleted; 0 when never set. */
+export const version = serviceQuery({
+  args: { ownerId: v.string(), agentId: v.string(), name: v.string() },
+  returns: v.number(),
+  handler: async (ctx, { ownerId, agentId, name }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
-    const existing = await ctx.db
-      .query('secretMetadata')
-      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name))
-      .unique();
-    if (existing === null) {
-      const created: SecretMetadataDoc = { ownerId, agentId, name, version: 1, updatedAt: now };
-      await ctx.db.insert('secretMetadata', created);
-      return toSecretMetadata(created);
-    }
-    const bumped = { version: existing.version + 1, updatedAt: now };
-    await ctx.db.patch(existing._id, bumped);
-    return toSecretMetadata({ ...existing, ...bumped });
+    return (await byName(ctx.db, agentId, name))?.version ?? 0;
   },
 });
 
-/** By name. */
+/** Records a change the provider applied; an older version than the one recorded changes nothing. */
+export const record = serviceMutation({
+  args: {
+    ownerId: v.string(),
+    agentId: v.string(),
+    name: v.string(),
+    version: v.number(),
+    deleted: v.boolean(),
+    now: v.number(),
+  },
+  returns: secretMetadataOut,
+  handler: async (ctx, { ownerId, agentId, name, version, deleted, now }) => {
+    await ownedAgent(ctx.db, ownerId, agentId);
+    const existing = await byName(ctx.db, agentId, name);
+    const next = { version, updatedAt: now, deletedAt: deleted ? now : null };
+    if (existing === null) {
+      const created: SecretMetadataDoc = { ownerId, agentId, name, ...next };
+      await ctx.db.insert('secretMetadata', created);
+      return toSecretMetadata(created);
+    }
+    if (existing.version >= version) return toSecretMetadata(existing);
+    await ctx.db.patch(existing._id, next);
+    return toSecretMetadata({ ...existing, ...next });
+  },
+});
+
+/** The secrets that are set, by name. */
 export const list = serviceQuery({
   args: { ownerId: v.string(), agentId: v.string() },
   returns: v.array(secretMetadataOut),
@@ -50,21 +73,21 @@ export const list = serviceQuery({
       .query('secretMetadata')
       .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId))
       .collect();
-    return rows.map(toSecretMetadata);
+    return rows.filter((r) => !r.deletedAt).map(toSecretMetadata);
   },
 });
 
-export const remove = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), name: v.string() },
-  returns: v.null(),
-  handler: async (ctx, { ownerId, agentId, name }) => {
-    await ownedAgent(ctx.db, ownerId, agentId);
-    const existing = await ctx.db
+/** Marks every secret of the agent deleted (its teardown), also when the agent is deleted. */
+export const forget = serviceMutation({
+  args: { ownerId: v.string(), agentId: v.string(), now: v.number() },
+  returns: v.number(),
+  handler: async (ctx, { ownerId, agentId, now }) => {
+    const rows = await ctx.db
       .query('secretMetadata')
-      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId).eq('name', name))
-      .unique();
-    if (existing === null) fail('not_found', 'secret not found');
-    await ctx.db.delete(existing._id);
-    return null;
+      .withIndex('by_agentId_name', (q) => q.eq('agentId', agentId))
+      .collect();
+    const live = rows.filter((r) => r.ownerId === ownerId && !r.deletedAt);
+    for (const r of live) await ctx.db.patch(r._id, { deletedAt: now, updatedAt: now });
+    return live.length;
   },
 });

@@ -28,10 +28,35 @@ export const SecretMetadata = z.strictObject({
 });
 export type SecretMetadata = z.infer<typeof SecretMetadata>;
 
+/** A secret's name, as the agent reads it (`env.NAME`). */
 export const SecretName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a letter or _, then letters, digits or _')
-  .max(128);
+  .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'upper-case letters, digits and _, not starting with a digit, at most 64');
+
+/** Names the platform gives its own bindings (the invoke token, the telemetry key): not for users. */
+export const RESERVED_SECRET_PREFIX = 'WEBHOST_';
+/** A secret's value is at most 5 KiB of UTF-8, like a Cloudflare Workers secret. */
+export const MAX_SECRET_VALUE_BYTES = 5120;
+
+/** A name a user may set: the pattern, and not one of the platform's own. */
+export const UserSecretName = SecretName.refine(
+  (name) => !name.startsWith(RESERVED_SECRET_PREFIX),
+  `names starting with ${RESERVED_SECRET_PREFIX} are the platform's own`,
+);
+
+/** `PUT /v1/agents/:id/secrets/:name`. The value is never echoed back in an error, not even its length. */
+export const PutSecretBody = z.strictObject(
+  {
+    value: z
+      .string({ error: 'value must be a string' })
+      .refine((v) => new TextEncoder().encode(v).byteLength <= MAX_SECRET_VALUE_BYTES, {
+        error: `value must be at most ${MAX_SECRET_VALUE_BYTES} bytes (5 KiB) of UTF-8`,
+        abort: true,
+      }),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'only "value" is accepted' : undefined) },
+);
+export type PutSecretBody = z.infer<typeof PutSecretBody>;
 
 /** An API key as stored and shown: its hash stays in the store, only the prefix is shown. */
 export const ApiKey = z.object({

@@ -13,8 +13,9 @@ export const CreateAgentBody = z.strictObject({
 });
 export type CreateAgentBody = z.infer<typeof CreateAgentBody>;
 
+/** `PATCH /v1/agents/:id`: rename, or move to another runtime from the next deploy on. */
 export const UpdateAgentBody = z
-  .strictObject({ name: AgentName.optional() })
+  .strictObject({ name: AgentName.optional(), runtime: Runtime.optional() })
   .refine((b) => Object.keys(b).length > 0, 'nothing to update');
 export type UpdateAgentBody = z.infer<typeof UpdateAgentBody>;
 
@@ -27,6 +28,8 @@ export const Agent = z.object({
   runtime: Runtime,
   status: AgentStatus,
   activeDeploymentId: z.string().nullable(),
+  /** The rollback workflow that holds the agent's one in-flight slot, if one does. */
+  rollbackWorkflowId: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

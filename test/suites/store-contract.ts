@@ -355,41 +355,108 @@ export function describeStoreContract(factory: StoreUnderTest) {
     // ── secret metadata ──────────────────────────────────────────────────────────────
     it('keeps secret names and versions, never a value, scoped by owner', async () => {
       const agent = await agentOf(alice);
-      const first = await store.putSecretMetadata({
-        ownerId: alice,
-        agentId: agent.id,
-        name: 'OPENAI_API_KEY',
-        now: now(),
-      });
-      const second = await store.putSecretMetadata({
-        ownerId: alice,
-        agentId: agent.id,
-        name: 'OPENAI_API_KEY',
-        now: now(),
-      });
-      expect(first.version).toBe(1);
-      expect(second.version).toBe(2);
+      const ref = { ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' };
+      expect(await store.secretVersion(alice, agent.id, 'OPENAI_API_KEY')).toBe(0);
+      const first = await store.recordSecretVersion({ ...ref, version: 1, deleted: false, now: now() });
+      const second = await store.recordSecretVersion({ ...ref, version: 2, deleted: false, now: now() });
+      expect([first.version, second.version]).toEqual([1, 2]);
+      // a repeat, and a late retry of an older change, leave the newest version in place
+      expect((await store.recordSecretVersion({ ...ref, version: 2, deleted: false, now: now() })).version).toBe(2);
+      expect((await store.recordSecretVersion({ ...ref, version: 1, deleted: true, now: now() })).version).toBe(2);
       const listed = await store.listSecretMetadata(alice, agent.id);
-      expect(listed).toHaveLength(1);
+      expect(listed.map((m) => [m.name, m.version])).toEqual([['OPENAI_API_KEY', 2]]);
       // exactly these fields: there is nowhere a value could be
       for (const m of [first, second, ...listed])
         expect(Object.keys(SecretMetadata.parse(m)).sort()).toEqual(Object.keys(m).sort());
       expect(Object.keys(listed[0]!).sort()).toEqual(['agentId', 'name', 'updatedAt', 'version']);
+      await expectAppError(store.secretVersion(bob, agent.id, 'OPENAI_API_KEY'), 'not_found');
       await expectAppError(
-        store.putSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'X', now: now() }),
+        store.recordSecretVersion({ ...ref, ownerId: bob, version: 3, deleted: false, now: now() }),
         'not_found',
       );
       await expectAppError(store.listSecretMetadata(bob, agent.id), 'not_found');
-      await expectAppError(
-        store.deleteSecretMetadata({ ownerId: bob, agentId: agent.id, name: 'OPENAI_API_KEY' }),
-        'not_found',
-      );
-      await store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' });
+    });
+
+    it('keeps a deleted secret as a tombstone, so its version keeps growing when set again', async () => {
+      const agent = await agentOf(alice);
+      const ref = { ownerId: alice, agentId: agent.id, name: 'TOKEN' };
+      await store.recordSecretVersion({ ...ref, version: 1, deleted: false, now: now() });
+      await store.recordSecretVersion({ ...ref, version: 2, deleted: true, now: now() });
       expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
+      expect(await store.secretVersion(alice, agent.id, 'TOKEN')).toBe(2);
+      await store.recordSecretVersion({ ...ref, version: 3, deleted: false, now: now() });
+      expect((await store.listSecretMetadata(alice, agent.id)).map((m) => m.version)).toEqual([3]);
+    });
+
+    it('forgets every secret of an agent being torn down, also once it is deleted; only its owner can', async () => {
+      const agent = await agentOf(alice);
+      for (const name of ['A', 'B'])
+        await store.recordSecretVersion({
+          ownerId: alice,
+          agentId: agent.id,
+          name,
+          version: 1,
+          deleted: false,
+          now: now(),
+        });
+      expect(await store.forgetSecrets({ ownerId: bob, agentId: agent.id, now: now() })).toBe(0);
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      expect(await store.forgetSecrets({ ownerId: alice, agentId: agent.id, now: now() })).toBe(2);
+      expect(await store.forgetSecrets({ ownerId: alice, agentId: agent.id, now: now() })).toBe(0);
+      await store.restoreAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      expect(await store.listSecretMetadata(alice, agent.id)).toEqual([]);
+    });
+
+    // ── rollback slot ────────────────────────────────────────────────────────────────
+    it('gives an agent one in-flight slot shared by deploys and rollbacks', async () => {
+      const agent = await agentOf(alice);
+      const slot = { ownerId: alice, agentId: agent.id, now: now() };
+      const held = await store.beginRollback({ ...slot, workflowId: 'rollback-a' });
+      expect(held.rollbackWorkflowId).toBe('rollback-a');
+      // the same workflow again is success (an activity retry); another is refused
+      await store.beginRollback({ ...slot, workflowId: 'rollback-a' });
+      await expectAppError(store.beginRollback({ ...slot, workflowId: 'rollback-b' }), 'conflict');
+      await expectAppError(deploymentOf(alice, agent.id), 'conflict');
+      await expectAppError(store.deleteAgent(slot), 'conflict');
+      await expectAppError(store.beginRollback({ ...slot, ownerId: bob, workflowId: 'rollback-a' }), 'not_found');
+      // only its holder frees it
+      await store.endRollback({ ...slot, workflowId: 'rollback-b' });
+      expect((await store.getAgent(alice, agent.id)).rollbackWorkflowId).toBe('rollback-a');
+      await store.endRollback({ ...slot, workflowId: 'rollback-a' });
+      await store.endRollback({ ...slot, workflowId: 'rollback-a' });
+      const dep = await deploymentOf(alice, agent.id);
+      await expectAppError(store.beginRollback({ ...slot, workflowId: 'rollback-c' }), 'conflict');
+      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'failed', now: now() });
+      await store.beginRollback({ ...slot, workflowId: 'rollback-c' });
+    });
+
+    it('lets exactly one of two concurrent rollbacks take the slot', async () => {
+      const agent = await agentOf(alice);
+      const results = await Promise.allSettled(
+        ['rollback-x', 'rollback-y'].map((workflowId) =>
+          store.beginRollback({ ownerId: alice, agentId: agent.id, workflowId, now: now() }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    });
+
+    it('finds an agent after it was deleted, for its owner only; moves an agent to another runtime', async () => {
+      const agent = await agentOf(alice);
+      const moved = await store.setAgentRuntime({
+        ownerId: alice,
+        agentId: agent.id,
+        runtime: 'cloudflare',
+        now: now(),
+      });
+      expect(moved.runtime).toBe('cloudflare');
       await expectAppError(
-        store.deleteSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'OPENAI_API_KEY' }),
+        store.setAgentRuntime({ ownerId: bob, agentId: agent.id, runtime: 'local', now: now() }),
         'not_found',
       );
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      expect(await store.findAgent(alice, agent.id)).toMatchObject({ id: agent.id, status: 'deleted' });
+      await expectAppError(store.findAgent(bob, agent.id), 'not_found');
+      await expectAppError(store.findAgent(alice, newId('agt')), 'not_found');
     });
 
     // ── API keys ─────────────────────────────────────────────────────────────────────
@@ -726,7 +793,14 @@ export function describeStoreContract(factory: StoreUnderTest) {
       );
       const agent = await agentOf(alice, 'valid');
       await expectAppError(
-        store.putSecretMetadata({ ownerId: alice, agentId: agent.id, name: 'bad name', now: now() }),
+        store.recordSecretVersion({
+          ownerId: alice,
+          agentId: agent.id,
+          name: 'bad name',
+          version: 1,
+          deleted: false,
+          now: now(),
+        }),
         'validation_failed',
       );
       await expectAppError(

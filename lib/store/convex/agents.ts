@@ -8,6 +8,12 @@ export function convexAgents(call: ConvexCaller): AgentStore {
   return {
     createAgent: ({ id, now, ...agent }) => call.mutation(api.agents.create, { ...agent, agentId: id, now: ms(now) }),
     getAgent: (ownerId, agentId) => call.query(api.agents.get, { ownerId, agentId }),
+    findAgent: (ownerId, agentId) => call.query(api.agents.find, { ownerId, agentId }),
+    setAgentRuntime: (input) => call.mutation(api.agents.setRuntime, { ...input, now: ms(input.now) }),
+    beginRollback: (input) => call.mutation(api.agents.beginRollback, { ...input, now: ms(input.now) }),
+    async endRollback(input) {
+      await call.mutation(api.agents.endRollback, { ...input, now: ms(input.now) });
+    },
     async listAgents(ownerId, page) {
       const before = decodeCursor(page.cursor, z.string());
       const { items, next } = await call.query(api.agents.list, { ownerId, limit: page.limit, before });

@@ -4,10 +4,9 @@ import { ms, type ConvexCaller } from './call.js';
 
 export function convexSecrets(call: ConvexCaller): SecretStore {
   return {
-    putSecretMetadata: (input) => call.mutation(api.secrets.put, { ...input, now: ms(input.now) }),
+    secretVersion: (ownerId, agentId, name) => call.query(api.secrets.version, { ownerId, agentId, name }),
+    recordSecretVersion: (input) => call.mutation(api.secrets.record, { ...input, now: ms(input.now) }),
     listSecretMetadata: (ownerId, agentId) => call.query(api.secrets.list, { ownerId, agentId }),
-    async deleteSecretMetadata(input) {
-      await call.mutation(api.secrets.remove, input);
-    },
+    forgetSecrets: (input) => call.mutation(api.secrets.forget, { ...input, now: ms(input.now) }),
   };
 }

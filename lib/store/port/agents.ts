@@ -9,14 +9,25 @@ import {
   type Page,
   type PageQuery,
 } from '../../contracts/index.js';
-import { Instant, PageArgs, type Rules } from './rules.js';
+import { Instant, PageArgs, Short, type Rules } from './rules.js';
 
 /** Agents, and the pointer that says which deployment serves each one. */
 export interface AgentStore {
   createAgent(input: CreateAgentInput): Promise<Agent>;
   getAgent(ownerId: string, agentId: string): Promise<Agent>;
+  /** The owner's agent, active or deleted (a repeated delete, a teardown); unknown or another's is `not_found`. */
+  findAgent(ownerId: string, agentId: string): Promise<Agent>;
   listAgents(ownerId: string, page: PageQuery): Promise<Page<Agent>>;
   renameAgent(input: RenameAgentInput): Promise<Agent>;
+  /** Moves the agent to another runtime from its next deploy on; what serves now keeps serving. */
+  setAgentRuntime(input: SetRuntimeInput): Promise<Agent>;
+  /**
+   * Takes the agent's one in-flight slot for a rollback: `conflict` while a deployment is in
+   * flight or another rollback holds it; the same workflow taking it again is success.
+   */
+  beginRollback(input: RollbackSlotInput): Promise<Agent>;
+  /** Frees the slot if this workflow holds it (also for a deleted agent); otherwise does nothing. */
+  endRollback(input: RollbackSlotInput): Promise<void>;
   /** Soft delete: history stays; refused while a deployment is in flight. */
   deleteAgent(input: AgentRef & { now: Date }): Promise<Agent>;
   /**
@@ -42,6 +53,16 @@ export interface RenameAgentInput extends AgentRef {
   now: Date;
 }
 
+export interface SetRuntimeInput extends AgentRef {
+  runtime: Agent['runtime'];
+  now: Date;
+}
+
+export interface RollbackSlotInput extends AgentRef {
+  workflowId: string;
+  now: Date;
+}
+
 export interface SwitchActiveInput extends AgentRef {
   expected: string | null;
   next: string | null;
@@ -56,6 +77,10 @@ export interface ServingTarget {
 export const agentRules: Rules<AgentStore> = {
   createAgent: z.tuple([z.object({ id: Id, ownerId: Id, name: AgentName, runtime: Runtime, now: Instant })]),
   getAgent: z.tuple([Id, Id]),
+  findAgent: z.tuple([Id, Id]),
+  setAgentRuntime: z.tuple([z.object({ ownerId: Id, agentId: Id, runtime: Runtime, now: Instant })]),
+  beginRollback: z.tuple([z.object({ ownerId: Id, agentId: Id, workflowId: Short(200), now: Instant })]),
+  endRollback: z.tuple([z.object({ ownerId: Id, agentId: Id, workflowId: Short(200), now: Instant })]),
   listAgents: z.tuple([Id, PageArgs]),
   renameAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, name: AgentName, now: Instant })]),
   deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),

@@ -6,6 +6,8 @@ import { isUniqueViolation, type SqlClient } from './client.js';
 import { activeAgent, notifyChange, notifyServing, SERVING_CHANNEL, toAgent } from './rows.js';
 
 const nameTaken = (name: string) => new AppError('conflict', `an agent named "${name}" already exists`);
+const rollingBack = () =>
+  new AppError('conflict', 'a rollback of this agent is in progress; try again when it has finished');
 
 export function sqlAgents(db: SqlClient): AgentStore {
   return {
@@ -25,6 +27,52 @@ export function sqlAgents(db: SqlClient): AgentStore {
     },
 
     getAgent: (ownerId, agentId) => activeAgent(db, ownerId, agentId),
+
+    async findAgent(ownerId, agentId) {
+      const { rows } = await db.query(`select * from agents where id = $1 and owner_id = $2`, [agentId, ownerId]);
+      if (!rows[0]) throw notFound('agent');
+      return toAgent(rows[0]);
+    },
+
+    async setAgentRuntime(input) {
+      const { rows } = await db.query(
+        `update agents set runtime = $3, updated_at = $4 where id = $1 and owner_id = $2 and status = 'active' returning *`,
+        [input.agentId, input.ownerId, input.runtime, input.now],
+      );
+      if (!rows[0]) throw notFound('agent');
+      await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+      return toAgent(rows[0]);
+    },
+
+    beginRollback(input) {
+      return db.transaction(async (tx) => {
+        const agent = await activeAgent(tx, input.ownerId, input.agentId, { lock: true });
+        if (agent.rollbackWorkflowId === input.workflowId) return agent;
+        if (agent.rollbackWorkflowId !== null) throw rollingBack();
+        const inFlight = await tx.query(`select 1 from deployments where agent_id = $1 and status = any($2::text[])`, [
+          agent.id,
+          IN_FLIGHT_STATUSES,
+        ]);
+        if (inFlight.rows.length > 0) {
+          throw new AppError('conflict', 'a deployment of this agent is in progress; try again when it has finished');
+        }
+        const { rows } = await tx.query(
+          `update agents set rollback_workflow_id = $2, updated_at = $3 where id = $1 returning *`,
+          [agent.id, input.workflowId, input.now],
+        );
+        await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: agent.id });
+        return toAgent(rows[0]!);
+      });
+    },
+
+    async endRollback(input) {
+      const { rowCount } = await db.query(
+        `update agents set rollback_workflow_id = null, updated_at = $4
+         where id = $1 and owner_id = $2 and rollback_workflow_id = $3`,
+        [input.agentId, input.ownerId, input.workflowId, input.now],
+      );
+      if (rowCount) await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+    },
 
     async listAgents(ownerId, q) {
       const after = decodeCursor(q.cursor, z.string());
@@ -54,6 +102,7 @@ export function sqlAgents(db: SqlClient): AgentStore {
     deleteAgent(input) {
       return db.transaction(async (tx) => {
         const agent = await activeAgent(tx, input.ownerId, input.agentId, { lock: true });
+        if (agent.rollbackWorkflowId !== null) throw rollingBack();
         const inFlight = await tx.query(`select 1 from deployments where agent_id = $1 and status = any($2::text[])`, [
           agent.id,
           IN_FLIGHT_STATUSES,

@@ -91,6 +91,9 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
       try {
         return await db.transaction(async (tx) => {
           const agent = await activeAgent(tx, input.ownerId, input.agentId, { lock: true });
+          if (agent.rollbackWorkflowId !== null) {
+            throw new AppError('conflict', 'a rollback of this agent is in progress; wait for it to finish');
+          }
           const { rows } = await tx.query(
             `insert into deployments (id, agent_id, owner_id, version, runtime, status, source_type, source, workflow_id, created_at, updated_at)
              select $1, $2, $3, coalesce(max(version), 0) + 1, $4, 'queued', $5, $6, $7, $8, $8 from deployments where agent_id = $2

@@ -180,4 +180,14 @@ export const migrations: readonly { version: number; name: string; sql: string }
       create index audit_by_owner_id on audit_log (owner_id, id desc);
     `,
   },
+  {
+    version: 3,
+    name: 'rollback slot on agents; secret versions kept as tombstones',
+    sql: `
+      -- The rollback workflow holding the agent's one in-flight slot (a deploy holds it with its deployment row).
+      alter table agents add column rollback_workflow_id text;
+      -- A deleted secret keeps its row, so its version keeps growing when it is set again.
+      alter table secret_metadata add column deleted_at timestamptz;
+    `,
+  },
 ];

@@ -28,6 +28,7 @@ export function toAgent(r: Row): Agent {
     runtime: r.runtime as Agent['runtime'],
     status: r.status as Agent['status'],
     activeDeploymentId: (r.active_deployment_id as string | null) ?? null,
+    rollbackWorkflowId: (r.rollback_workflow_id as string | null) ?? null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };

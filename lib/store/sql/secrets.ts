@@ -1,4 +1,4 @@
-import { notFound, type SecretMetadata } from '../../contracts/index.js';
+import type { SecretMetadata } from '../../contracts/index.js';
 import type { SecretStore } from '../port/index.js';
 import type { SqlClient } from './client.js';
 import { activeAgent, iso, n, type Row } from './rows.js';
@@ -12,33 +12,56 @@ const toSecret = (r: Row): SecretMetadata => ({
 
 export function sqlSecrets(db: SqlClient): SecretStore {
   return {
-    async putSecretMetadata(input) {
+    async secretVersion(ownerId, agentId, name) {
       const { rows } = await db.query(
-        `insert into secret_metadata (owner_id, agent_id, name, version, updated_at)
-         select owner_id, id, $3, 1, $4 from agents where id = $2 and owner_id = $1 and status = 'active'
-         on conflict (agent_id, name) do update set version = secret_metadata.version + 1, updated_at = excluded.updated_at
-         returning agent_id, name, version, updated_at`,
-        [input.ownerId, input.agentId, input.name, input.now],
+        `select s.version from agents a left join secret_metadata s on s.agent_id = a.id and s.name = $3
+         where a.id = $2 and a.owner_id = $1 and a.status = 'active'`,
+        [ownerId, agentId, name],
       );
-      if (!rows[0]) throw notFound('agent');
-      return toSecret(rows[0]);
+      if (!rows[0]) {
+        await activeAgent(db, ownerId, agentId);
+      }
+      return rows[0]?.version == null ? 0 : n(rows[0].version);
+    },
+
+    async recordSecretVersion(input) {
+      await activeAgent(db, input.ownerId, input.agentId);
+      const deletedAt = input.deleted ? input.now : null;
+      const { rows } = await db.query(
+        `insert into secret_metadata (owner_id, agent_id, name, version, updated_at, deleted_at)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (agent_id, name) do update
+           set version = excluded.version, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at
+           where secret_metadata.version < excluded.version
+         returning agent_id, name, version, updated_at`,
+        [input.ownerId, input.agentId, input.name, input.version, input.now, deletedAt],
+      );
+      if (rows[0]) return toSecret(rows[0]);
+      // Already at this version or past it: a repeat, or a change that lost the race to a later one.
+      const current = await db.query(
+        `select agent_id, name, version, updated_at from secret_metadata where agent_id = $1 and name = $2`,
+        [input.agentId, input.name],
+      );
+      return toSecret(current.rows[0]!);
     },
 
     async listSecretMetadata(ownerId, agentId) {
       await activeAgent(db, ownerId, agentId);
       const { rows } = await db.query(
-        `select agent_id, name, version, updated_at from secret_metadata where agent_id = $1 and owner_id = $2 order by name`,
+        `select agent_id, name, version, updated_at from secret_metadata
+         where agent_id = $1 and owner_id = $2 and deleted_at is null order by name`,
         [agentId, ownerId],
       );
       return rows.map(toSecret);
     },
 
-    async deleteSecretMetadata(input) {
+    async forgetSecrets(input) {
       const { rowCount } = await db.query(
-        `delete from secret_metadata where owner_id = $1 and agent_id = $2 and name = $3`,
-        [input.ownerId, input.agentId, input.name],
+        `update secret_metadata set deleted_at = $3, updated_at = $3
+         where owner_id = $1 and agent_id = $2 and deleted_at is null`,
+        [input.ownerId, input.agentId, input.now],
       );
-      if (rowCount === 0) throw notFound('secret');
+      return rowCount;
     },
   };
 }

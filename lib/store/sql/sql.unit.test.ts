@@ -20,7 +20,14 @@ describe('SQL schema', () => {
       const { rows } = await db.query<{ column_name: string }>(
         `select column_name from information_schema.columns where table_name = 'secret_metadata' order by column_name`,
       );
-      expect(rows.map((r) => r.column_name)).toEqual(['agent_id', 'name', 'owner_id', 'updated_at', 'version']);
+      expect(rows.map((r) => r.column_name)).toEqual([
+        'agent_id',
+        'deleted_at',
+        'name',
+        'owner_id',
+        'updated_at',
+        'version',
+      ]);
     } finally {
       await db.close();
     }
