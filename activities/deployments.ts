@@ -1,5 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { DeploymentStatus, DeployStep, Runtime, StepLogEntry } from '../lib/contracts/index.js';
+import {
+  rollbackRefusal,
+  type DeploymentStatus,
+  type DeployStep,
+  type Runtime,
+  type StepLogEntry,
+} from '../lib/contracts/index.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import type { Store } from '../lib/store/index.js';
 import { PermanentFailure } from '../workflows/failures.js';
@@ -65,6 +71,26 @@ export interface SwitchActiveResult {
   switched: boolean;
 }
 
+export type ReadRollbackTargetInput = DeploymentRef;
+
+export interface ReadRollbackTargetResult {
+  runtime: Runtime;
+  versionRef: string;
+  /** What serves now: what a failed rollback restores. */
+  serving: ReadServingResult;
+}
+
+export interface EndRollbackInput {
+  ownerId: string;
+  agentId: string;
+  workflowId: string;
+  now: string;
+}
+
+export interface EndRollbackResult {
+  workflowId: string;
+}
+
 /**
  * Store activities of the deploy workflow: the deployment's lifecycle and the agent's
  * serving pointer. Each is safe to retry: the store accepts a repeat of the transition that
@@ -113,6 +139,30 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
         }),
       );
       return { recordedAt: input.entry.at };
+    },
+
+    /**
+     * The rollback's target, checked again where it cannot change under the check: the agent's
+     * own deployment, one that reached `live`, with a version at its runtime. Read-only.
+     */
+    async readRollbackTarget(input: ReadRollbackTargetInput): Promise<ReadRollbackTargetResult> {
+      const target = await storeCall(() => deps.store.getDeployment(input.ownerId, input.deploymentId));
+      const refusal = rollbackRefusal(target, input.agentId);
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal, PermanentFailure.RollbackTargetInvalid);
+      const { deployment } = await storeCall(() => deps.store.getServingTarget(input.ownerId, input.agentId));
+      return {
+        runtime: target.runtime,
+        versionRef: target.providerRef!,
+        serving: deployment
+          ? { deploymentId: deployment.id, runtime: deployment.runtime, versionRef: deployment.providerRef }
+          : null,
+      };
+    },
+
+    /** Frees the agent's in-flight slot the rollback holds; again, or when another holds it, changes nothing. */
+    async endRollback(input: EndRollbackInput): Promise<EndRollbackResult> {
+      await storeCall(() => deps.store.endRollback({ ...input, now: new Date(input.now) }));
+      return { workflowId: input.workflowId };
     },
 
     /** The deployment serving the agent now, and its provider version. Read-only. */

@@ -1,8 +1,9 @@
+import { createAuditActivities, type AuditActivityDeps } from './audit.js';
 import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
-export type ActivityDeps = DeploymentActivityDeps & BuildActivityDeps & RuntimeActivityDeps;
+export type ActivityDeps = DeploymentActivityDeps & BuildActivityDeps & RuntimeActivityDeps & AuditActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeploymentActivities(deps),
     ...createBuildActivities(deps),
     ...createRuntimeActivities(deps),
+    ...createAuditActivities(deps),
   };
 }
 

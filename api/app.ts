@@ -6,6 +6,7 @@ import type { ApiDeps } from './deps.js';
 import { agentRoutes } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
+import { rollbackRoutes } from './routes/rollback.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -22,6 +23,7 @@ export function createApiApp(deps: ApiDeps) {
     )
     .route('/agents', agentRoutes(deps))
     .route('/', deploymentRoutes(deps))
+    .route('/', rollbackRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (

@@ -1,8 +1,16 @@
-import { AppError, isInFlight, type Agent, type Deployment, type FilesSource } from '../lib/contracts/index.js';
+import {
+  AppError,
+  isInFlight,
+  rollbackRefusal,
+  type Agent,
+  type Deployment,
+  type FilesSource,
+} from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
 import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
 import { DeploymentErrorCode } from '../workflows/failures.js';
+import { rollbackWorkflowId } from '../workflows/rollback/config.js';
 import type { ApiDeps } from './deps.js';
 
 // Orchestration helpers: the api records what a user asked for, then starts the workflow
@@ -106,6 +114,41 @@ export async function deleteAgent(
   return { agent: deleted, workflowId: deleteAgentWorkflowId(agent.id) };
 }
 
+export interface RollbackAgentInput {
+  ownerId: string;
+  agentId: string;
+  deploymentId: string;
+  actor: string;
+}
+
+/**
+ * A rollback: the agent's one in-flight slot is taken for `rollback-<agentId>-<deploymentId>`
+ * (refused while a deploy or another rollback holds it), then that workflow starts; if it
+ * cannot, the slot is freed. The target is checked here first so a bad request is answered
+ * at once, and again by the workflow.
+ */
+export async function rollbackAgent(deps: Deps, input: RollbackAgentInput): Promise<{ workflowId: string }> {
+  const { store } = deps;
+  const agent = await store.getAgent(input.ownerId, input.agentId);
+  const target = await store.getDeployment(input.ownerId, input.deploymentId);
+  if (target.agentId !== agent.id) throw new AppError('not_found', 'deployment not found');
+  const refusal = rollbackRefusal(target, agent.id);
+  if (refusal) throw new AppError('validation_failed', refusal);
+  if (agent.activeDeploymentId === target.id) {
+    throw new AppError('conflict', `deployment ${target.id} already serves this agent`);
+  }
+  const workflowId = rollbackWorkflowId(agent.id, target.id);
+  const slot = { ownerId: input.ownerId, agentId: agent.id, workflowId };
+  await recordThenStart(deps, 'rollback', {
+    record: () => freeingStuckSlot(deps, agent, () => store.beginRollback({ ...slot, now: new Date() })),
+    start: async () => {
+      await deps.workflows.startRollback({ ...input, agentId: agent.id });
+    },
+    undo: () => store.endRollback({ ...slot, now: new Date() }),
+  });
+  return { workflowId };
+}
+
 /** A deployment this young may still be on its way to Temporal: only an older one is judged lost. */
 const START_GRACE_MS = 60_000;
 
@@ -142,14 +185,26 @@ export async function reconcileDeployment(deps: Deps, deployment: Deployment): P
 }
 
 /**
- * Runs `write`; if it is refused because a deployment of the agent is in flight, reconciles
- * that deployment and, when that freed the slot, runs `write` once more.
+ * Runs `write`; if it is refused because the agent's in-flight slot is held by a rollback or a
+ * deployment whose workflow has ended without freeing it (terminated in Temporal UI, lost),
+ * frees the slot and runs `write` once more.
  */
 async function freeingStuckSlot<T>(deps: Deps, agent: Agent, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
     if (!(err instanceof AppError && err.code === 'conflict')) throw err;
+    const current = await deps.store.getAgent(agent.ownerId, agent.id);
+    const holder = current.rollbackWorkflowId;
+    if (holder) {
+      const outcome = await deps.workflows.workflowOutcome(holder);
+      // A slot taken moments ago may belong to a workflow still on its way to Temporal.
+      const lost = outcome.state === 'missing' && Date.now() - Date.parse(current.updatedAt) > START_GRACE_MS;
+      if (outcome.state !== 'ended' && !lost) throw err;
+      deps.log.warn({ agentId: agent.id, workflowId: holder, outcome }, 'freeing a rollback slot whose workflow ended');
+      await deps.store.endRollback({ ownerId: agent.ownerId, agentId: agent.id, workflowId: holder, now: new Date() });
+      return write();
+    }
     const [newest] = (await deps.store.listDeployments(agent.ownerId, agent.id, { limit: 1 })).items;
     if (!newest || !isInFlight(newest.status)) throw err;
     const reconciled = await reconcileDeployment(deps, newest);

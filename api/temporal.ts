@@ -9,6 +9,8 @@ import { DELETE_AGENT_WORKFLOW_KIND, deleteAgentWorkflowId } from '../workflows/
 import type { DeleteAgentInput } from '../workflows/delete-agent/messages.js';
 import { DEPLOY_TASK_QUEUE, DEPLOY_WORKFLOW_KIND, deployWorkflowId } from '../workflows/deploy/config.js';
 import { progressQuery, type DeployInput, type DeployProgress } from '../workflows/deploy/messages.js';
+import { ROLLBACK_WORKFLOW_KIND, rollbackWorkflowId } from '../workflows/rollback/config.js';
+import type { RollbackInput } from '../workflows/rollback/messages.js';
 
 /** What Temporal says of a workflow the store thinks is running. */
 export type WorkflowOutcome =
@@ -29,6 +31,8 @@ export interface Workflows {
   startDeploy(input: DeployInput): Promise<{ workflowId: string }>;
   /** The deploy's `progress` query, or null when the workflow cannot say (ended, unreachable, slow). */
   deployProgress(workflowId: string): Promise<DeployProgress | null>;
+  /** Starts `rollback-<agentId>-<deploymentId>`; one already running under that id is success. */
+  startRollback(input: RollbackInput): Promise<{ workflowId: string }>;
   /** Starts `delete-<agentId>`; one already running under that id is success. */
   startDeleteAgent(input: DeleteAgentInput): Promise<{ workflowId: string }>;
   /** Whether a workflow still runs, for deployments whose workflow may have ended without saying so. */
@@ -84,6 +88,19 @@ export function temporalWorkflows(
           { key: OwnerIdKey, value: input.ownerId },
           { key: DeploymentIdKey, value: input.deploymentId },
           { key: WorkflowKindKey, value: DEPLOY_WORKFLOW_KIND },
+        ],
+      ),
+
+    startRollback: (input) =>
+      start(
+        'rollbackWorkflow',
+        rollbackWorkflowId(input.agentId, input.deploymentId),
+        [input],
+        [
+          { key: AgentIdKey, value: input.agentId },
+          { key: OwnerIdKey, value: input.ownerId },
+          { key: DeploymentIdKey, value: input.deploymentId },
+          { key: WorkflowKindKey, value: ROLLBACK_WORKFLOW_KIND },
         ],
       ),
 

@@ -218,6 +218,11 @@ export class LocalRuntimeHost {
     }
   }
 
+  /** The version the agent serves at this runtime, if any. */
+  async activeVersion(agentId: string): Promise<string | null> {
+    return (await this.readAgentState(agentId)).activeVersion;
+  }
+
   /** Whether the version runs, and why it was last stopped if a limit stopped it. */
   status(ref: string): { running: boolean; stopped: { reason: string; at: string } | null } {
     this.versionDir(ref);

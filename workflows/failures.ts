@@ -27,6 +27,8 @@ export const PermanentFailure = {
   ProviderPermanentError: 'ProviderPermanentError',
   /** The agent's serving pointer moved while the deploy ran. */
   ActivePointerConflict: 'ActivePointerConflict',
+  /** A rollback's target is not a deployment of this agent that reached `live`. */
+  RollbackTargetInvalid: 'RollbackTargetInvalid',
 } as const;
 export type PermanentFailureType = (typeof PermanentFailure)[keyof typeof PermanentFailure];
 

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow type the workers register.
 export { deleteAgentWorkflow } from './delete-agent/workflow.js';
 export { deployWorkflow } from './deploy/workflow.js';
+export { rollbackWorkflow } from './rollback/workflow.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Runtime } from './common.js';
+import { Id, Runtime } from './common.js';
 
 /** Limits on a `files` source; larger code belongs in a git or image source. */
 export const FILES_MAX_COUNT = 200;
@@ -132,4 +132,23 @@ export function transitionStepEntry(input: {
     at: input.now.toISOString(),
     ...(input.error ? { message: input.error.message } : {}),
   };
+}
+
+/** `POST /v1/agents/:id/rollback`. */
+export const RollbackBody = z.strictObject({ deploymentId: Id });
+export type RollbackBody = z.infer<typeof RollbackBody>;
+
+/**
+ * Why a deployment cannot be rolled back to, or null when it can: it must be the agent's own
+ * and have reached `live` (a deployment's status never changes after that, so `live` means
+ * it served once), with a version at its runtime. The api asks before it starts a rollback,
+ * the rollback workflow again before it changes anything.
+ */
+export function rollbackRefusal(deployment: Deployment, agentId: string): string | null {
+  if (deployment.agentId !== agentId) return `deployment ${deployment.id} is not a deployment of this agent`;
+  if (deployment.status !== 'live') {
+    return `deployment ${deployment.id} is ${deployment.status}; only a deployment that reached live can serve again`;
+  }
+  if (!deployment.providerRef) return `deployment ${deployment.id} has no version at its runtime`;
+  return null;
 }

@@ -3,10 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/activity';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { createActivities, type Activities } from '../../activities/index.js';
 import { startDeployment } from '../../api/orchestrate.js';
 import { temporalWorkflows, type Workflows } from '../../api/temporal.js';
 import { ArtifactStore } from '../../lib/artifacts/index.js';
@@ -15,6 +16,7 @@ import type { LocalProvider } from '../../lib/runtime/providers/local.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
+import { PermanentFailure } from '../../workflows/failures.js';
 import { localProvider } from './runtime.js';
 import { TEST_DATA_CONVERTER } from './temporal.js';
 import type { deployWorkflow } from '../../workflows/deploy/workflow.js';
@@ -35,7 +37,28 @@ export interface DeployEnv {
   workflows: Workflows;
   worker: RunningWorker;
   taskQueue: string;
+  /** Makes the next `times` calls of an activity fail for good, as a broken dependency would. */
+  failNext(activity: keyof Activities, times?: number): void;
   close(): Promise<void>;
+}
+
+/** Wraps each activity so a test can make its next calls fail (compensation paths). */
+function withFaults(activities: Activities) {
+  const pending = new Map<string, number>();
+  const wrapped = Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        const left = pending.get(name) ?? 0;
+        if (left > 0) {
+          pending.set(name, left - 1);
+          throw ApplicationFailure.nonRetryable(`injected failure of ${name}`, PermanentFailure.StoreRefused);
+        }
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as Activities;
+  return { wrapped, failNext: (name: string, times = 1) => pending.set(name, times) };
 }
 
 /**
@@ -50,11 +73,14 @@ export async function startDeployEnv(): Promise<DeployEnv> {
   const store = await openStore({ kind: 'pglite', dataDir: undefined });
   const runtime = await startLocalRuntime({ dataDir: dir, port: 0, drainMs: 500 });
   const provider = localProvider(runtime);
-  const activities = createActivities({
-    store,
-    providers: { local: provider },
-    artifacts: new ArtifactStore(join(dir, 'artifacts')),
-  });
+  const faults = withFaults(
+    createActivities({
+      store,
+      providers: { local: provider },
+      artifacts: new ArtifactStore(join(dir, 'artifacts')),
+    }),
+  );
+  const activities = faults.wrapped;
   const worker = await runDeployWorker({
     address,
     namespace: 'default',
@@ -76,6 +102,7 @@ export async function startDeployEnv(): Promise<DeployEnv> {
     },
     worker,
     taskQueue,
+    failNext: faults.failNext,
     async close() {
       await worker.shutdown();
       await connection.close();

@@ -3,10 +3,14 @@ import { deleteAgentWorkflowId } from '../../workflows/delete-agent/config.js';
 import type { DeleteAgentInput } from '../../workflows/delete-agent/messages.js';
 import { deployWorkflowId } from '../../workflows/deploy/config.js';
 import type { DeployInput } from '../../workflows/deploy/messages.js';
+import { rollbackWorkflowId } from '../../workflows/rollback/config.js';
+import type { RollbackInput } from '../../workflows/rollback/messages.js';
 
 export interface FakeWorkflows extends Workflows {
   /** Every deploy started, in order. */
   readonly started: DeployInput[];
+  /** Every rollback started, in order. */
+  readonly rollbacks: RollbackInput[];
   /** Every agent delete started, in order. */
   readonly deletes: DeleteAgentInput[];
   /** What `workflowOutcome` answers for a workflow id (running, unless set). */
@@ -23,6 +27,7 @@ export interface FakeWorkflows extends Workflows {
 export function fakeWorkflows(): FakeWorkflows {
   const started: DeployInput[] = [];
   const deletes: DeleteAgentInput[] = [];
+  const rollbacks: RollbackInput[] = [];
   const outcomes = new Map<string, WorkflowOutcome>();
   let failing = 0;
   const failIfAsked = () => {
@@ -34,6 +39,7 @@ export function fakeWorkflows(): FakeWorkflows {
   return {
     started,
     deletes,
+    rollbacks,
     outcomes,
     failNextStarts(n) {
       failing = n;
@@ -42,6 +48,11 @@ export function fakeWorkflows(): FakeWorkflows {
       failIfAsked();
       started.push(input);
       return { workflowId: deployWorkflowId(input.deploymentId) };
+    },
+    async startRollback(input) {
+      failIfAsked();
+      rollbacks.push(input);
+      return { workflowId: rollbackWorkflowId(input.agentId, input.deploymentId) };
     },
     async startDeleteAgent(input) {
       failIfAsked();

@@ -1,0 +1,115 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
+import { rollbackProgressQuery, type RollbackInput, type RollbackResult, type RollbackStep } from './messages.js';
+
+// Store calls: small and local; retried quickly for a while.
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: {
+    initialInterval: '100ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: PERMANENT,
+  },
+});
+
+// Re-activating a version may start it again (it was stopped after it stopped serving): up to
+// the runtime's start limit. Retried, but a rollback is meant to be quick: after a few tries
+// it gives up and restores what served.
+const provider = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: PERMANENT,
+  },
+});
+
+/**
+ * rollback-<agentId>-<deploymentId>: serve an earlier deployment again. It builds nothing:
+ * check the target (the agent's, reached `live`) → re-activate its version at the provider
+ * (starting it if it was stopped) → switch the agent's pointer by compare-and-set → audit.
+ * On failure after the re-activation, the version that served before is activated again.
+ * The api took the agent's one in-flight slot before starting this; it is freed at the end
+ * whatever happened.
+ */
+export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
+  const ref = { ownerId: input.ownerId, agentId: input.agentId };
+  let step: RollbackStep = 'validate';
+  setHandler(rollbackProgressQuery, () => ({ agentId: input.agentId, deploymentId: input.deploymentId, step }));
+  const now = () => new Date().toISOString();
+  try {
+    const target = await store.readRollbackTarget({ ...ref, deploymentId: input.deploymentId });
+    const previous = target.serving;
+    if (previous?.deploymentId === input.deploymentId) {
+      step = 'done';
+      return { ...ref0(input), previousDeploymentId: previous.deploymentId, switched: false };
+    }
+
+    step = 'activate';
+    await provider.activateVersion({ runtime: target.runtime, agentId: input.agentId, versionRef: target.versionRef });
+    try {
+      step = 'switch';
+      const expected = previous?.deploymentId ?? null;
+      const { switched } = await store.switchActive({ ...ref, expected, next: input.deploymentId, now: now() });
+      if (!switched) {
+        throw ApplicationFailure.nonRetryable(
+          'the agent’s active deployment changed while the rollback ran',
+          PermanentFailure.ActivePointerConflict,
+        );
+      }
+    } catch (err) {
+      step = 'compensate';
+      if (previous) {
+        await CancellationScope.nonCancellable(() =>
+          provider
+            .activateVersion({ runtime: previous.runtime, agentId: input.agentId, versionRef: previous.versionRef })
+            .catch((compErr: unknown) =>
+              log.error('could not re-activate the previous version', { error: String(compErr) }),
+            ),
+        );
+      }
+      throw err;
+    }
+
+    step = 'audit';
+    await store.appendAudit({
+      ownerId: input.ownerId,
+      actor: input.actor,
+      action: 'agent.rolled_back',
+      targetType: 'agent',
+      targetId: input.agentId,
+      details: { deploymentId: input.deploymentId, previousDeploymentId: previous?.deploymentId ?? null },
+      now: now(),
+    });
+    step = 'done';
+    return { ...ref0(input), previousDeploymentId: previous?.deploymentId ?? null, switched: true };
+  } catch (err) {
+    throw rootCauseFailure(err);
+  } finally {
+    await CancellationScope.nonCancellable(() =>
+      store.endRollback({ ...ref, workflowId: workflowInfo().workflowId, now: now() }),
+    );
+  }
+}
+
+const ref0 = (input: RollbackInput) => ({ agentId: input.agentId, deploymentId: input.deploymentId });
+
+/** The activity's own failure, so the workflow's failure message says what went wrong, not "activity failed". */
+function rootCauseFailure(err: unknown): unknown {
+  let e = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure ? ApplicationFailure.nonRetryable(e.message, e.type) : err;
+}
