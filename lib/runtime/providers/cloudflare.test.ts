@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Cloudflare from 'cloudflare';
 import { bundleFiles } from '../../build/bundle.js';
 import { newId } from '../../ids.js';
-import { echoVersion } from '../../../test/helpers/fixtures.js';
+import { echoVersion, exampleSource } from '../../../test/helpers/fixtures.js';
 import { testInvokeToken } from '../../../test/helpers/runtime.js';
 import { startFakeCloudflare, type FakeCloudflare } from '../../../test/fakes/cloudflare/server.js';
 import { describeRuntimeConformance } from '../../../test/suites/runtime-conformance.js';
@@ -155,6 +155,71 @@ describe('cloudflare provider', () => {
     await provider.deleteSecret({ agentId, name: 'GREETING' });
     await provider.deleteSecret({ agentId, name: 'GREETING' });
     expect((await call(v1)).greeting).toBeNull();
+  });
+
+  it('migrates Durable Object classes with a script upload that leaves the active version serving', async () => {
+    const count = async (v: { deploymentId: string; versionRef: string }) => {
+      const res = await provider.invoke({
+        versionRef: v.versionRef,
+        deploymentId: v.deploymentId,
+        body: '{"input":null}',
+        sessionId: 'same-session',
+        accept: 'application/json',
+        requestId: 'r',
+      });
+      expect(res.status).toBe(200);
+      return (JSON.parse(await res.text()) as { output: { count: number } }).output.count;
+    };
+    const deployCounter = async (agentId: string) => {
+      const deploymentId = newId('dep');
+      const bundle = await bundleFiles(exampleSource('counter'));
+      expect(bundle.durableObjectClasses).toEqual(['Counter']);
+      const { versionRef } = await provider.deployVersion({ agentId, deploymentId, bundle });
+      return { deploymentId, versionRef };
+    };
+
+    // a new agent: the script is created with the migration
+    const fresh = newId('agt');
+    const c0 = await deployCounter(fresh);
+    expect(await count(c0)).toBe(1);
+    expect(await count(c0)).toBe(2);
+
+    // an agent already serving: the migration re-uploads the active version, which keeps answering
+    const agentId = newId('agt');
+    const script = scriptNameFor(agentId);
+    const v1 = await deploy(agentId, 'v1');
+    await provider.activateVersion({ agentId, versionRef: v1.versionRef });
+    await provider.setSecret({ agentId, name: 'GREETING', value: 'kept' });
+    const before = fake.requests.length;
+    const c1 = await deployCounter(agentId);
+    const migrations = fake.requests
+      .slice(before)
+      .filter((r) => r.method === 'PUT' && r.path.endsWith(`/workers/scripts/${script}`));
+    expect(migrations).toHaveLength(1);
+    expect(await call(v1)).toMatchObject({ version: 'v1', greeting: 'kept' });
+    await provider.activateVersion({ agentId, versionRef: c1.versionRef });
+    expect(await count(c1)).toBe(1);
+    expect(await count(c1)).toBe(2);
+    // the next deploy of the same classes needs no migration
+    const again = fake.requests.length;
+    await deployCounter(agentId);
+    expect(fake.requests.slice(again).filter((r) => r.method === 'PUT')).toHaveLength(0);
+  });
+
+  it('stops an invocation when its signal aborts', async () => {
+    const v = await deploy(newId('agt'), 'v1');
+    const signal = AbortSignal.abort();
+    await expect(
+      provider.invoke({
+        versionRef: v.versionRef,
+        deploymentId: v.deploymentId,
+        body: '{}',
+        sessionId: 's',
+        accept: 'application/json',
+        requestId: 'r',
+        signal,
+      }),
+    ).rejects.toThrow();
   });
 
   it('maps a 500 to a retryable error and succeeds when asked again; a 403 is permanent', async () => {

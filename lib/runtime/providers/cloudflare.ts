@@ -234,7 +234,7 @@ export class CloudflareProvider implements RuntimeProvider {
     const signal = AbortSignal.timeout(this.opts.pingTimeoutMs ?? 10_000);
     try {
       const res = await this.send(ref, deploymentId, 'GET', '/ping', { accept: '*/*' }, null, signal);
-      const text = (await res.body.text()).slice(0, 500);
+      const text = await head(res.body, 500);
       if (res.headers[PLACEHOLDER_HEADER] || (res.statusCode === 401 && text.includes(SHIM_REFUSAL))) {
         return { ok: false, status: null, detail: 'Cloudflare did not route the check to this version yet' };
       }
@@ -584,28 +584,62 @@ async function answer(res: Dispatcher.ResponseData, versionRef: string): Promise
     await res.body.dump();
     return { kind: 'elsewhere' };
   }
-  if (res.statusCode === 401 || (res.statusCode === 404 && contentType.startsWith('text/plain'))) {
-    const text = await res.body.text();
-    if (res.statusCode === 401 && text.includes(SHIM_REFUSAL)) return { kind: 'elsewhere' };
-    // Cloudflare's own page for a host with no Worker behind it
-    if (res.statusCode === 404 && /^error code: 10\d\d/.test(text)) throw versionGone(versionRef);
-    return { kind: 'answer', response: bufferedResponse(res.statusCode, contentType, text) };
+  if (res.statusCode !== 401 && !(res.statusCode === 404 && contentType.startsWith('text/plain'))) {
+    return {
+      kind: 'answer',
+      response: { status: res.statusCode, contentType, text: () => res.body.text(), body: res.body },
+    };
   }
+  // A short answer may be the shim's refusal or Cloudflare's own page: look at its start, and
+  // hand on an agent's longer answer whole, unread past that start.
+  const chunks = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const start: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < 4096) {
+    const next = await chunks.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    start.push(next.value);
+    size += next.value.length;
+  }
+  const text = Buffer.concat(start).toString('utf8');
+  if (ended && res.statusCode === 401 && text.includes(SHIM_REFUSAL)) return { kind: 'elsewhere' };
+  // Cloudflare's own page for a host with no Worker behind it
+  if (ended && res.statusCode === 404 && /^error code: 10\d\d/.test(text)) throw versionGone(versionRef);
+  const body = (async function* () {
+    yield* start;
+    if (ended) return;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  })();
   return {
     kind: 'answer',
-    response: { status: res.statusCode, contentType, text: () => res.body.text(), body: res.body },
+    response: {
+      status: res.statusCode,
+      contentType,
+      text: async () => {
+        const rest: Buffer[] = [];
+        for await (const chunk of body) rest.push(Buffer.from(chunk));
+        return Buffer.concat(rest).toString('utf8');
+      },
+      body,
+    },
   };
 }
 
-function bufferedResponse(status: number, contentType: string, text: string): AgentResponse {
-  return {
-    status,
-    contentType,
-    text: () => Promise.resolve(text),
-    body: (async function* () {
-      yield new TextEncoder().encode(text);
-    })(),
-  };
+/** The first `max` bytes of a body, as text; the rest is not read. */
+async function head(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= max) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 function toProviderError(what: string, err: unknown, isUpload: boolean): ProviderError {

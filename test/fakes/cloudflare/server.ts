@@ -261,8 +261,8 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
     try {
       await runner.start(runnable(version));
     } catch (err) {
-      const message = err instanceof StartupError ? err.message : String(err);
-      throw new ApiError(400, [{ code: 10021, message }]);
+      if (err instanceof StartupError) throw new ApiError(400, [{ code: 10021, message: err.message }]);
+      throw new ApiError(503, [{ code: 10013, message: 'An unknown error has occurred' }]);
     }
     if (metadata.migrations) {
       s.migrationTag = metadata.migrations.new_tag ?? s.migrationTag;
@@ -606,8 +606,11 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
           signal: abort.signal,
         });
         const out: Record<string, string> = {};
+        // fetch() has decoded a compressed body, so its length no longer holds
+        const decoded = answer.headers.has('content-encoding');
         answer.headers.forEach((v, k) => {
-          if (k !== 'content-length' && k !== 'transfer-encoding') out[k] = v;
+          if (k === 'transfer-encoding' || (decoded && (k === 'content-length' || k === 'content-encoding'))) return;
+          out[k] = v;
         });
         res.writeHead(answer.status, out);
         if (answer.body) {

@@ -1,5 +1,6 @@
 // The fake's Workers runtime: each uploaded version runs in real workerd through Miniflare, one
 // instance per version, started on demand and bounded in number.
+import type { Readable } from 'node:stream';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 
 export interface RunnableVersion {
@@ -84,6 +85,11 @@ export class VersionRunner {
       port: 0,
       cf: false,
       log: new Log(LogLevel.NONE),
+      // what the Workers print is not the test's output; drained so workerd never blocks on a full pipe
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        stdout.resume();
+        stderr.resume();
+      },
     });
     let timer: NodeJS.Timeout | undefined;
     const ready = Promise.race([
