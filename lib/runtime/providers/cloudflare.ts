@@ -141,10 +141,15 @@ export class CloudflareProvider implements RuntimeProvider {
     const missing = input.bundle.durableObjectClasses.filter((c) => !migrated.has(c));
     if (missing.length > 0) await this.migrate(script, missing, active?.id ?? null, versions[0]?.migration_tag ?? null);
 
+    // the agent's current secrets, so a health check sees them; activation brings them up to date
+    const secrets = active ? agentSecrets(active) : [];
+    // As on every runtime: a secret shadows a var of its name, and nothing shadows the platform's token.
+    const taken = new Set([...secrets, INVOKE_TOKEN_BINDING]);
     const bindings: Binding[] = [
-      ...Object.entries(input.vars ?? {}).map(([name, text]) => ({ type: 'plain_text', name, text })),
-      // the agent's current secrets, so a health check sees them; activation brings them up to date
-      ...(active ? agentSecrets(active).map((name) => inherit(name, active.id)) : []),
+      ...Object.entries(input.vars ?? {})
+        .filter(([name]) => !taken.has(name))
+        .map(([name, text]) => ({ type: 'plain_text', name, text })),
+      ...secrets.map((name) => inherit(name, active!.id)),
       ...input.bundle.durableObjectClasses.map((c) => ({ type: 'durable_object_namespace', name: c, class_name: c })),
       { type: 'secret_text', name: INVOKE_TOKEN_BINDING, text: this.opts.invokeToken(input.deploymentId) },
     ];
