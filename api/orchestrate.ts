@@ -7,6 +7,7 @@ import {
   type FilesSource,
 } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
+import { requireRuntime } from '../lib/runtime/availability.js';
 import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
 import { DeploymentErrorCode } from '../workflows/failures.js';
@@ -55,12 +56,7 @@ export interface StartDeploymentInput {
 export async function startDeployment(deps: Deps, input: StartDeploymentInput): Promise<Deployment> {
   const { store } = deps;
   const agent = await store.getAgent(input.ownerId, input.agentId);
-  if (!deps.deployableRuntimes.includes(agent.runtime)) {
-    throw new AppError(
-      'runtime_unavailable',
-      `the ${agent.runtime} runtime is not available on this platform yet; create the agent with runtime "local"`,
-    );
-  }
+  requireRuntime(agent.runtime, deps.deployableRuntimes);
   const id = newId('dep');
   return recordThenStart(deps, 'deploy', {
     record: () =>

@@ -20,6 +20,9 @@ import { createLogger } from '../lib/log.js';
 import { invokeTokens, loadMasterKey, payloadCodecKey } from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
+import type { Runtime } from '../lib/contracts/index.js';
+import type { RuntimeProvider } from '../lib/runtime/provider.js';
+import { CloudflareProvider, cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
 import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
@@ -71,16 +74,25 @@ try {
   const masterKey = loadMasterKey(process.env, config.dataDir);
   const invokeToken = invokeTokens(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
-  const providers = {
+  // a backstop behind the gateway's own invoke and stream limits, never before them
+  const invokeIdleTimeoutMs = Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000;
+  const providers: Partial<Record<Runtime, RuntimeProvider>> = {
     local: new LocalProvider({
       controlUrl: runtimeUrl,
       token: runtimeToken,
       invokeToken,
       controlTimeoutMs: limits.agent.startupMs + 30_000,
-      // a backstop behind the gateway's own invoke and stream limits, never before them
-      invokeIdleTimeoutMs: Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000,
+      invokeIdleTimeoutMs,
     }),
   };
+  // The cloud runtimes, each when its account is configured (README, "Runtimes").
+  const cloudflare = cloudflareConfigFromEnv(process.env);
+  if (cloudflare) {
+    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs });
+    providers.cloudflare = provider;
+    cleanups.push(() => provider.close());
+  }
+  const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
   const store = await openStore(storeConfigFromEnv(process.env, config.dataDir));
@@ -120,7 +132,7 @@ try {
       store,
       authenticate,
       workflows: temporalWorkflows(client),
-      deployableRuntimes: ['local'],
+      deployableRuntimes: runtimes,
       log: createLogger('api'),
       changes,
     }).fetch,
@@ -150,7 +162,10 @@ try {
       `  api          ${api.url}`,
       `  gateway      ${gateway.url}`,
       `  temporal     ${temporalAddress}${temporalUi ? `   (UI ${temporalUi})` : ''}`,
-      `  runtime      local (workerd), control API ${runtimeUrl}`,
+      `  runtimes     local (workerd, control API ${runtimeUrl})${runtimes
+        .filter((r) => r !== 'local')
+        .map((r) => `, ${r}`)
+        .join('')}`,
       `  state        ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${join(config.dataDir, 'pg')}`}`,
       `  auth         ${authConfig.mode === 'local' ? 'local key pair; get a token with: npm run --silent token -- alice' : 'Clerk'}`,
       '',

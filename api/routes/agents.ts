@@ -7,6 +7,7 @@ import { validate } from '../../lib/http/validate.js';
 import type { ApiDeps } from '../deps.js';
 import { deleteAgent } from '../orchestrate.js';
 import { idempotency } from '../../lib/http/idempotency.js';
+import { requireRuntime } from '../../lib/runtime/availability.js';
 
 const AgentParam = z.object({ agentId: Id });
 
@@ -16,6 +17,7 @@ export function agentRoutes(deps: ApiDeps) {
   return (
     new Hono<AuthedEnv>()
       .post('/', idempotency(store), validate('json', CreateAgentBody), async (c) => {
+        requireRuntime(c.req.valid('json').runtime, deps.deployableRuntimes);
         const agent = await store.createAgent({
           id: newId('agt'),
           ownerId: c.get('userId'),
@@ -34,9 +36,14 @@ export function agentRoutes(deps: ApiDeps) {
         const { agentId } = c.req.valid('param');
         const body = c.req.valid('json');
         const ownerId = c.get('userId');
-        const agent = body.name
+        // The runtime is checked before anything changes; a rename and a move are applied in turn.
+        if (body.runtime) requireRuntime(body.runtime, deps.deployableRuntimes);
+        let agent = body.name
           ? await store.renameAgent({ ownerId, agentId, name: body.name, now: new Date() })
           : await store.getAgent(ownerId, agentId);
+        if (body.runtime && body.runtime !== agent.runtime) {
+          agent = await store.setAgentRuntime({ ownerId, agentId, runtime: body.runtime, now: new Date() });
+        }
         return c.json(agent);
       })
       // 202: the agent stops serving at once; `delete-<agentId>` tears down what it holds at its runtime.

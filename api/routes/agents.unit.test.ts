@@ -246,3 +246,48 @@ describe('agents: security', () => {
     expect(((await theirs.json()) as Agent).id).not.toBe(mine.id);
   });
 });
+
+describe('agents: runtimes', () => {
+  it('refuses an agent on a runtime this platform has no provider for, saying what to configure', async () => {
+    for (const [runtime, setting] of [
+      ['cloudflare', 'CLOUDFLARE_API_TOKEN'],
+      ['agentcore', 'WEBHOST_AGENTCORE_ROLE_ARN'],
+    ] as const) {
+      const name = uniqueName();
+      const err = await expectError(
+        await api.call('POST', '/v1/agents', { token: alice, body: { name, runtime } }),
+        503,
+        'runtime_unavailable',
+      );
+      expect(err.message).toContain(setting);
+      expect((await list(alice)).items.map((a) => a.name)).not.toContain(name);
+    }
+  });
+
+  it('moves an agent to another runtime from its next deploy on, and refuses one that is not configured', async () => {
+    const agent = await createAgent();
+    await store.setAgentRuntime({ ownerId: 'alice', agentId: agent.id, runtime: 'cloudflare', now: new Date() });
+    const moved = await api.call('PATCH', `/v1/agents/${agent.id}`, { token: alice, body: { runtime: 'local' } });
+    expect(moved.status).toBe(200);
+    expect(((await moved.json()) as Agent).runtime).toBe('local');
+    await expectError(
+      await api.call('PATCH', `/v1/agents/${agent.id}`, {
+        token: alice,
+        body: { runtime: 'agentcore', name: 'renamed' },
+      }),
+      503,
+      'runtime_unavailable',
+    );
+    expect(await store.getAgent('alice', agent.id)).toMatchObject({ runtime: 'local', name: agent.name });
+    await expectError(
+      await api.call('PATCH', `/v1/agents/${agent.id}`, { token: alice, body: { runtime: 'mars' } }),
+      400,
+      'validation_failed',
+    );
+    await expectError(
+      await api.call('PATCH', `/v1/agents/${agent.id}`, { token: bob, body: { runtime: 'local' } }),
+      404,
+      'not_found',
+    );
+  });
+});

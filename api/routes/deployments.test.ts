@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../lib/ids.js';
 import type { Agent, Deployment, Page } from '../../lib/contracts/index.js';
 import { apiUnderTest } from '../../test/helpers/api.js';
 import { startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
@@ -120,9 +121,18 @@ describe('deployments: errors', () => {
     expect((await listDeployments(agent.id)).items).toEqual([]);
   });
 
-  it('refuses a deploy to a runtime this platform has no provider for', async () => {
-    const agent = await createAgent(alice, { runtime: 'cloudflare' });
-    await expectError(await deploy(agent.id), 503, 'runtime_unavailable');
+  it('refuses a deploy to a runtime this platform has no provider for, saying what to configure', async () => {
+    // created while the platform had Cloudflare credentials, deployed after a restart without them
+    await env.store.ensureUser('alice', new Date());
+    const agent = await env.store.createAgent({
+      id: newId('agt'),
+      ownerId: 'alice',
+      name: `cf-${n++}`,
+      runtime: 'cloudflare',
+      now: new Date(),
+    });
+    const err = await expectError(await deploy(agent.id), 503, 'runtime_unavailable');
+    expect(err.message).toContain('CLOUDFLARE_API_TOKEN');
     expect((await listDeployments(agent.id)).items).toEqual([]);
   });
 
