@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { AppError } from '../lib/contracts/index.js';
-import { ProviderError } from '../lib/runtime/provider.js';
+import type { Runtime } from '../lib/contracts/index.js';
+import { ProviderError, type RuntimeProvider } from '../lib/runtime/provider.js';
 import { PermanentFailure, type PermanentFailureType } from '../workflows/failures.js';
 
 /** Failure types for what the store refuses. */
@@ -20,6 +21,21 @@ export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/** The provider of a runtime; a runtime this platform has none for fails for good. */
+export function requireProvider(
+  providers: Partial<Record<Runtime, RuntimeProvider>>,
+  runtime: Runtime,
+): RuntimeProvider {
+  const provider = providers[runtime];
+  if (!provider) {
+    throw ApplicationFailure.nonRetryable(
+      `the ${runtime} runtime is not configured on this platform`,
+      PermanentFailure.RuntimeUnavailable,
+    );
+  }
+  return provider;
 }
 
 /** A provider call: its `ProviderError` says whether to retry, and under which failure type. */

@@ -1,9 +1,14 @@
 import { createAuditActivities, type AuditActivityDeps } from './audit.js';
 import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
+import { createSecretActivities, type SecretActivityDeps } from './secrets.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
-export type ActivityDeps = DeploymentActivityDeps & BuildActivityDeps & RuntimeActivityDeps & AuditActivityDeps;
+export type ActivityDeps = DeploymentActivityDeps &
+  BuildActivityDeps &
+  RuntimeActivityDeps &
+  AuditActivityDeps &
+  SecretActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -12,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps),
     ...createRuntimeActivities(deps),
     ...createAuditActivities(deps),
+    ...createSecretActivities(deps),
   };
 }
 

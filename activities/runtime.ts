@@ -2,8 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../lib/artifacts/index.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
-import { PermanentFailure, RetryableFailure } from '../workflows/failures.js';
-import { providerCall } from './calls.js';
+import { RetryableFailure } from '../workflows/failures.js';
+import { providerCall, requireProvider } from './calls.js';
 import type { DeploymentRef } from './deployments.js';
 
 export interface RuntimeActivityDeps {
@@ -56,16 +56,7 @@ export interface DestroyAgentRuntimeResult {
  * removed one succeeds, and a health check only reads.
  */
 export function createRuntimeActivities(deps: RuntimeActivityDeps) {
-  const provider = (runtime: Runtime): RuntimeProvider => {
-    const p = deps.providers[runtime];
-    if (!p) {
-      throw ApplicationFailure.nonRetryable(
-        `the ${runtime} runtime is not configured on this platform`,
-        PermanentFailure.RuntimeUnavailable,
-      );
-    }
-    return p;
-  };
+  const provider = (runtime: Runtime): RuntimeProvider => requireProvider(deps.providers, runtime);
 
   return {
     /** Uploads the artifact as a new immutable version (idempotent per deployment). */

@@ -7,6 +7,7 @@ import { agentRoutes } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
+import { secretRoutes } from './routes/secrets.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -24,6 +25,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/agents', agentRoutes(deps))
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
+    .route('/', secretRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (

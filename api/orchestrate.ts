@@ -10,7 +10,9 @@ import { newId } from '../lib/ids.js';
 import { requireRuntime } from '../lib/runtime/availability.js';
 import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
-import { DeploymentErrorCode } from '../workflows/failures.js';
+import { DeploymentErrorCode, PermanentFailure } from '../workflows/failures.js';
+import { SECRET_WAIT_MS } from '../workflows/secrets/config.js';
+import { SecretChangeFailed, type SecretChangeOutcome } from './temporal.js';
 import { rollbackWorkflowId } from '../workflows/rollback/config.js';
 import type { ApiDeps } from './deps.js';
 
@@ -143,6 +145,60 @@ export async function rollbackAgent(deps: Deps, input: RollbackAgentInput): Prom
     undo: () => store.endRollback({ ...slot, now: new Date() }),
   });
   return { workflowId };
+}
+
+export interface ChangeSecretInput {
+  ownerId: string;
+  agentId: string;
+  name: string;
+  /** The new value, or null to delete the secret. */
+  value: string | null;
+  actor: string;
+}
+
+/**
+ * A secret change: `secret-<agentId>-<name>-<version>` sets (or deletes) it at the agent's
+ * runtime and records the version. The api waits a while for it, so a client usually gets
+ * the recorded version at once; a change still running is answered with its workflow.
+ * Nothing is recorded before the runtime has the value: a change that fails leaves the
+ * metadata as it was. No error says anything of the value.
+ */
+export async function changeSecret(deps: Deps, input: ChangeSecretInput): Promise<SecretChangeOutcome> {
+  const { store } = deps;
+  const agent = await store.getAgent(input.ownerId, input.agentId);
+  requireRuntime(agent.runtime, deps.deployableRuntimes);
+  if (input.value === null) {
+    const set = await store.listSecretMetadata(input.ownerId, agent.id);
+    if (!set.some((m) => m.name === input.name)) throw new AppError('not_found', `secret ${input.name} is not set`);
+  }
+  const version = (await store.secretVersion(input.ownerId, agent.id, input.name)) + 1;
+  const change = {
+    ownerId: input.ownerId,
+    agentId: agent.id,
+    runtime: agent.runtime,
+    name: input.name,
+    version,
+    actor: input.actor,
+    ...(input.value === null ? {} : { value: input.value }),
+  };
+  try {
+    return await deps.workflows.changeSecret(change, SECRET_WAIT_MS);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    const redact = (text: string) => (input.value ? text.split(input.value).join('[redacted]') : text);
+    if (err instanceof SecretChangeFailed) {
+      if (err.type === PermanentFailure.NotFound) throw new AppError('not_found', 'agent not found');
+      throw new AppError(
+        'runtime_unavailable',
+        `the ${agent.runtime} runtime did not take the change of ${input.name}: ${redact(err.message)}`,
+      );
+    }
+    deps.log.error(
+      { err: redact(String(err)), agentId: agent.id, name: input.name },
+      'could not start a secret change',
+    );
+    throw new AppError('internal', `could not start the change of ${input.name}; try again shortly`);
+  }
 }
 
 /** A deployment this young may still be on its way to Temporal: only an older one is judged lost. */

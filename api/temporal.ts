@@ -1,5 +1,6 @@
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowStartOptions,
@@ -11,6 +12,10 @@ import { DEPLOY_TASK_QUEUE, DEPLOY_WORKFLOW_KIND, deployWorkflowId } from '../wo
 import { progressQuery, type DeployInput, type DeployProgress } from '../workflows/deploy/messages.js';
 import { ROLLBACK_WORKFLOW_KIND, rollbackWorkflowId } from '../workflows/rollback/config.js';
 import type { RollbackInput } from '../workflows/rollback/messages.js';
+import { SECRET_WORKFLOW_KIND, secretWorkflowId } from '../workflows/secrets/config.js';
+import type { SecretChangeInput, SecretChangeResult } from '../workflows/secrets/messages.js';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { AppError } from '../lib/contracts/index.js';
 
 /** What Temporal says of a workflow the store thinks is running. */
 export type WorkflowOutcome =
@@ -33,10 +38,31 @@ export interface Workflows {
   deployProgress(workflowId: string): Promise<DeployProgress | null>;
   /** Starts `rollback-<agentId>-<deploymentId>`; one already running under that id is success. */
   startRollback(input: RollbackInput): Promise<{ workflowId: string }>;
+  /**
+   * Starts `secret-<agentId>-<name>-<version>` and waits up to `waitMs` for it. The same change
+   * already running is `conflict` (two requests raced for one version); a failed one may be
+   * run again under its id.
+   */
+  changeSecret(input: SecretChangeInput, waitMs: number): Promise<SecretChangeOutcome>;
   /** Starts `delete-<agentId>`; one already running under that id is success. */
   startDeleteAgent(input: DeleteAgentInput): Promise<{ workflowId: string }>;
   /** Whether a workflow still runs, for deployments whose workflow may have ended without saying so. */
   workflowOutcome(workflowId: string): Promise<WorkflowOutcome>;
+}
+
+/** A secret change: applied within the wait, or still running under `workflowId`. */
+export type SecretChangeOutcome =
+  { state: 'done'; result: SecretChangeResult } | { state: 'pending'; workflowId: string; version: number };
+
+/** The secret workflow failed: its failure type and message (which never hold the value). */
+export class SecretChangeFailed extends Error {
+  override readonly name = 'SecretChangeFailed';
+  constructor(
+    message: string,
+    readonly type: string | undefined,
+  ) {
+    super(message);
+  }
 }
 
 /** How long a query or describe may take before the api answers without it. */
@@ -103,6 +129,53 @@ export function temporalWorkflows(
           { key: WorkflowKindKey, value: ROLLBACK_WORKFLOW_KIND },
         ],
       ),
+
+    async changeSecret(input, waitMs) {
+      const workflowId = secretWorkflowId(input.agentId, input.name, input.version);
+      let handle;
+      try {
+        const deadline = Date.now() + (opts.startTimeoutMs ?? START_TIMEOUT_MS);
+        handle = await client.withDeadline(deadline, () =>
+          client.workflow.start('secretWorkflow', {
+            taskQueue,
+            workflowId,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+            typedSearchAttributes: [
+              { key: AgentIdKey, value: input.agentId },
+              { key: OwnerIdKey, value: input.ownerId },
+              { key: WorkflowKindKey, value: SECRET_WORKFLOW_KIND },
+            ],
+          }),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new AppError('conflict', `another change of secret ${input.name} is in progress; try again`);
+        }
+        throw err;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          handle.result().then((result): SecretChangeOutcome => ({ state: 'done', result })),
+          new Promise<SecretChangeOutcome>((resolve) => {
+            timer = setTimeout(() => resolve({ state: 'pending', workflowId, version: input.version }), waitMs);
+          }),
+        ]);
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) {
+          const cause = err.cause;
+          throw new SecretChangeFailed(
+            cause instanceof TemporalFailure ? cause.message : 'the change failed',
+            cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined,
+          );
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
 
     startDeleteAgent: (input) =>
       start(

@@ -2,3 +2,4 @@
 export { deleteAgentWorkflow } from './delete-agent/workflow.js';
 export { deployWorkflow } from './deploy/workflow.js';
 export { rollbackWorkflow } from './rollback/workflow.js';
+export { secretWorkflow } from './secrets/workflow.js';

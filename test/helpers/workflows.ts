@@ -5,10 +5,14 @@ import { deployWorkflowId } from '../../workflows/deploy/config.js';
 import type { DeployInput } from '../../workflows/deploy/messages.js';
 import { rollbackWorkflowId } from '../../workflows/rollback/config.js';
 import type { RollbackInput } from '../../workflows/rollback/messages.js';
+import { secretWorkflowId } from '../../workflows/secrets/config.js';
+import type { SecretChangeInput } from '../../workflows/secrets/messages.js';
 
 export interface FakeWorkflows extends Workflows {
   /** Every deploy started, in order. */
   readonly started: DeployInput[];
+  /** Every secret change started, in order (values included: the fake keeps them only in memory). */
+  readonly secretChanges: SecretChangeInput[];
   /** Every rollback started, in order. */
   readonly rollbacks: RollbackInput[];
   /** Every agent delete started, in order. */
@@ -28,6 +32,7 @@ export function fakeWorkflows(): FakeWorkflows {
   const started: DeployInput[] = [];
   const deletes: DeleteAgentInput[] = [];
   const rollbacks: RollbackInput[] = [];
+  const secretChanges: SecretChangeInput[] = [];
   const outcomes = new Map<string, WorkflowOutcome>();
   let failing = 0;
   const failIfAsked = () => {
@@ -40,6 +45,7 @@ export function fakeWorkflows(): FakeWorkflows {
     started,
     deletes,
     rollbacks,
+    secretChanges,
     outcomes,
     failNextStarts(n) {
       failing = n;
@@ -53,6 +59,16 @@ export function fakeWorkflows(): FakeWorkflows {
       failIfAsked();
       rollbacks.push(input);
       return { workflowId: rollbackWorkflowId(input.agentId, input.deploymentId) };
+    },
+    // No worker runs here: every change stays pending, and the api answers 202.
+    async changeSecret(input) {
+      failIfAsked();
+      secretChanges.push(input);
+      return {
+        state: 'pending',
+        workflowId: secretWorkflowId(input.agentId, input.name, input.version),
+        version: input.version,
+      };
     },
     async startDeleteAgent(input) {
       failIfAsked();
