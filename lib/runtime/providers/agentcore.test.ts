@@ -161,6 +161,31 @@ describe('agentcore provider', () => {
     expect(pieces.at(-1)!.at - pieces[0]!.at).toBeGreaterThanOrEqual(300);
   });
 
+  it('stops reading an answer when the caller aborts', async () => {
+    const v = await deploy(newId('agt'), exampleSource('stream'));
+    const controller = new AbortController();
+    const res = await provider.invoke({
+      versionRef: v.versionRef,
+      deploymentId: v.deploymentId,
+      body: JSON.stringify({ input: { text: 'a b c d e f g h', delayMs: 300 } }),
+      sessionId: 'ses_abort',
+      accept: 'text/event-stream',
+      requestId: 'req_abort',
+      signal: controller.signal,
+    });
+    const started = Date.now();
+    let pieces = 0;
+    const read = (async () => {
+      for await (const _chunk of res.body) {
+        pieces++;
+        controller.abort();
+      }
+    })();
+    await read.catch(() => undefined);
+    expect(pieces).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   it('refuses an agent with Durable Objects, permanently, before uploading anything', async () => {
     const bundle = await bundleFiles(exampleSource('counter'));
     expect(bundle.durableObjectClasses.length).toBeGreaterThan(0);
