@@ -22,6 +22,7 @@ import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
+import { AgentCoreProvider, agentCoreConfigFromEnv } from '../lib/runtime/providers/agentcore.js';
 import { CloudflareProvider, cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
 import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
@@ -92,6 +93,8 @@ try {
     providers.cloudflare = provider;
     cleanups.push(() => provider.close());
   }
+  const agentcore = agentCoreConfigFromEnv(process.env);
+  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken });
   const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
