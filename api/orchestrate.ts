@@ -1,4 +1,4 @@
-import { AppError, isInFlight, type Agent, type Deployment, type FilesSource } from '../lib/contracts/index.js';
+import { AppError, isInFlight, type Agent, type Deployment, type DeploymentSource } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
 import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
@@ -35,7 +35,7 @@ export async function recordThenStart<R>(
 export interface StartDeploymentInput {
   ownerId: string;
   agentId: string;
-  source: FilesSource;
+  source: DeploymentSource;
 }
 
 /**

@@ -180,4 +180,12 @@ export const migrations: readonly { version: number; name: string; sql: string }
       create index audit_by_owner_id on audit_log (owner_id, id desc);
     `,
   },
+  {
+    // 4, not 3: version 3 is taken by the rollback/secrets work landing beside this one.
+    version: 4,
+    name: 'deployments record the detected framework and the commit a git source was built from',
+    sql: `
+      alter table deployments add column framework text, add column commit_sha text;
+    `,
+  },
 ];
