@@ -277,9 +277,16 @@ function npmError(output: string, opts: InstallOptions): string {
         .replaceAll(opts.scratch, '~')
         .replaceAll(opts.npmCacheDir, '<cache>')
         .replace(/^npm (error|ERR!)\s*/, '')
+        .replace(/^(404|notarget|code|ERESOLVE)\s+/, '')
         .trim(),
     )
-    .filter((l) => l && !/A complete log of this run|^code E|^errno |^syscall |^path |^To see a list|^Ran npm/.test(l));
+    .filter(
+      (l) =>
+        l &&
+        !/^(404|E[A-Z0-9]+|code E\w+|errno .*|syscall .*|path .*)$|A complete log of this run|Log files were not written|To see a list|^Ran npm|Note that you can also install from|tarball, folder, http url/.test(
+          l,
+        ),
+    );
   return lines.slice(-ERROR_LINES).join('\n') || 'npm exited without saying why';
 }
 
