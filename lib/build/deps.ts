@@ -35,19 +35,22 @@ const INSTALL_FIELDS = [
   'bundledDependencies',
 ] as const;
 
-/** The command that runs npm: its CLI script under this Node, when npm on PATH is one. */
+/**
+ * The command that runs npm: `WEBHOST_NPM_CLI` (npm's `bin/npm-cli.js`) or npm on PATH, run
+ * by this process's Node when it is a Node script, so npm runs on the platform's Node.
+ */
 export function resolveNpm(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.WEBHOST_NPM_CLI) return [process.execPath, env.WEBHOST_NPM_CLI];
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, 'npm');
     if (!existsSync(candidate)) continue;
+    let script = false;
     try {
-      const real = readFileSync(candidate, 'utf8').startsWith('#!/usr/bin/env node') ? candidate : null;
-      if (real) return [process.execPath, candidate];
+      script = readFileSync(candidate, 'utf8').slice(0, 64).startsWith('#!/usr/bin/env node');
     } catch {
-      // not readable: try running it as it is
+      // not readable: run it as it is
     }
-    return [candidate];
+    return script ? [process.execPath, candidate] : [candidate];
   }
   return ['npm'];
 }
@@ -192,6 +195,8 @@ export async function installDependencies(opts: InstallOptions): Promise<Install
       `dependencies take ${mb(bytes)} MB installed, over the ${mb(opts.diskMaxBytes)} MB build disk limit`,
     );
   storeInCache(opts.cacheDir, key, target, bytes, opts.cacheMaxBytes);
+  // npm's own download cache is bounded too: past half the dependency cache's size it starts over
+  if (treeBytes(opts.npmCacheDir) > opts.cacheMaxBytes / 2) rmSync(opts.npmCacheDir, { recursive: true, force: true });
   return { installed: 'npm', key };
 }
 
