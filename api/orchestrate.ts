@@ -4,7 +4,7 @@ import {
   rollbackRefusal,
   type Agent,
   type Deployment,
-  type FilesSource,
+  type DeploymentSource,
 } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
 import { requireRuntime } from '../lib/runtime/availability.js';
@@ -46,7 +46,7 @@ export async function recordThenStart<R>(
 export interface StartDeploymentInput {
   ownerId: string;
   agentId: string;
-  source: FilesSource;
+  source: DeploymentSource;
 }
 
 /**

@@ -3,7 +3,14 @@ import { IN_FLIGHT_STATUSES, isFinal, judgeTransition, transitionStepEntry } fro
 import type { QueryCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
 import { deploymentOut, ownedAgent, ownedDeployment, recordChange, toDeployment } from './model.js';
-import { deploymentStatus, stepLogEntry, type DeploymentDoc, type StepLogEntryDoc } from './schema.js';
+import {
+  deploymentStatus,
+  framework,
+  gitSourceFields,
+  stepLogEntry,
+  type DeploymentDoc,
+  type StepLogEntryDoc,
+} from './schema.js';
 
 /**
  * Characters of source text per stored part. A UTF-16 unit is at most 3 bytes of UTF-8, so a
@@ -45,6 +52,12 @@ function withStep(steps: StepLogEntryDoc[], entry: StepLogEntryDoc | null): Step
 }
 
 const sourceFile = v.object({ path: v.string(), text: v.string() });
+/** A deployment's source as functions take and answer it: a files source's files as a list of paths and texts. */
+const sourceArg = v.union(
+  v.object({ type: v.literal('files'), entry: v.optional(v.string()), files: v.array(sourceFile) }),
+  v.object({ type: v.literal('git'), ...gitSourceFields, entry: v.optional(v.string()) }),
+  v.object({ type: v.literal('image'), uri: v.string() }),
+);
 
 /**
  * Creates a `queued` deployment with the next version number. At most one deployment of an
@@ -57,7 +70,7 @@ export const create = serviceMutation({
     ownerId: v.string(),
     agentId: v.string(),
     workflowId: v.string(),
-    source: v.object({ type: v.literal('files'), entry: v.string(), files: v.array(sourceFile) }),
+    source: sourceArg,
     now: v.number(),
   },
   returns: deploymentOut,
@@ -87,7 +100,13 @@ export const create = serviceMutation({
       runtime: agent.runtime,
       status: 'queued',
       sourceType: source.type,
-      entry: source.entry,
+      ...(source.type !== 'image' && source.entry !== undefined ? { entry: source.entry } : {}),
+      ...(source.type === 'git'
+        ? { git: { url: source.url, ref: source.ref, ...(source.path !== undefined ? { path: source.path } : {}) } }
+        : {}),
+      ...(source.type === 'image' ? { image: { uri: source.uri } } : {}),
+      framework: null,
+      commitSha: null,
       artifactDigest: null,
       providerRef: null,
       workflowId,
@@ -98,7 +117,7 @@ export const create = serviceMutation({
       finishedAt: null,
     };
     await ctx.db.insert('deployments', deployment);
-    for (const { path, text } of source.files) {
+    for (const { path, text } of source.type === 'files' ? source.files : []) {
       for (const [part, chunk] of splitText(text).entries())
         await ctx.db.insert('deploymentFiles', { deploymentId, path, part, text: chunk });
     }
@@ -115,9 +134,13 @@ export const get = serviceQuery({
 
 export const source = serviceQuery({
   args: { ownerId: v.string(), deploymentId: v.string() },
-  returns: v.object({ type: v.literal('files'), entry: v.string(), files: v.array(sourceFile) }),
+  returns: sourceArg,
   handler: async (ctx, { ownerId, deploymentId }) => {
     const deployment = await ownedDeployment(ctx.db, ownerId, deploymentId);
+    const entry = deployment.entry !== undefined ? { entry: deployment.entry } : {};
+    if (deployment.sourceType === 'git' && deployment.git) return { type: 'git' as const, ...deployment.git, ...entry };
+    if (deployment.sourceType === 'image' && deployment.image)
+      return { type: 'image' as const, uri: deployment.image.uri };
     const files: { path: string; text: string }[] = [];
     // in path, then part order: consecutive parts of one path join into its text
     for await (const part of ctx.db
@@ -127,7 +150,7 @@ export const source = serviceQuery({
       if (last?.path === part.path) last.text += part.text;
       else files.push({ path: part.path, text: part.text });
     }
-    return { type: deployment.sourceType, entry: deployment.entry, files };
+    return { type: 'files' as const, ...entry, files };
   },
 });
 
@@ -200,6 +223,19 @@ export const recordStep = serviceMutation({
       updatedAt: at,
       providerRef: providerRef ?? current.providerRef,
     });
+    await recordChange(ctx, { ownerId, kind: 'deployment', id: deploymentId, serving: false });
+    return null;
+  },
+});
+
+/** Records what the build found on a deployment that is not final yet; a repeat changes nothing. */
+export const recordBuild = serviceMutation({
+  args: { ownerId: v.string(), deploymentId: v.string(), framework, commitSha: v.optional(v.string()) },
+  returns: v.null(),
+  handler: async (ctx, { ownerId, deploymentId, framework: detected, commitSha }) => {
+    const current = await ownedDeployment(ctx.db, ownerId, deploymentId);
+    if (isFinal(current.status)) fail('conflict', `deployment is ${current.status} and can no longer change`);
+    await ctx.db.patch(current._id, { framework: detected, commitSha: commitSha ?? current.commitSha ?? null });
     await recordChange(ctx, { ownerId, kind: 'deployment', id: deploymentId, serving: false });
     return null;
   },

@@ -1,7 +1,16 @@
 import { defineSchema, defineTable } from 'convex/server';
 import { v, type Infer } from 'convex/values';
 import { literals } from 'convex-helpers/validators';
-import { AgentStatus, DeploymentStatus, DeployStep, Runtime, StepLogEntry, Tier } from '../lib/contracts/index.js';
+import {
+  AgentStatus,
+  DeploymentStatus,
+  DeployStep,
+  Framework,
+  Runtime,
+  SourceType,
+  StepLogEntry,
+  Tier,
+} from '../lib/contracts/index.js';
 
 // The state store on Convex: the whole data model (docs/architecture.md, Invariants), with the same semantics as the
 // SQL tables. Our own ids (`agt_…`, `dep_…`) live in their own fields, looked up by index;
@@ -13,6 +22,10 @@ export const tier = literals(...Tier.options);
 export const agentStatus = literals(...AgentStatus.options);
 export const deploymentStatus = literals(...DeploymentStatus.options);
 export const changeKind = literals('agent', 'deployment');
+export const sourceType = literals(...SourceType.options);
+export const framework = literals(...Framework.options);
+/** Where a `git` source comes from; its files are fetched at build time, not stored. */
+export const gitSourceFields = { url: v.string(), ref: v.string(), path: v.optional(v.string()) };
 
 export const stepLogEntry = v.object({
   step: literals(...DeployStep.options),
@@ -70,7 +83,10 @@ export const agent = v.object({
 });
 export type AgentDoc = Infer<typeof agent>;
 
-/** A deployment; its source files are in `deploymentFiles`, since a source may outgrow one document. */
+/**
+ * A deployment; a `files` source's files are in `deploymentFiles`, since a source may outgrow one
+ * document; a `git` source's location is `git`, an `image` source's `image`.
+ */
 export const deployment = v.object({
   deploymentId: v.string(),
   agentId: v.string(),
@@ -78,8 +94,14 @@ export const deployment = v.object({
   version: v.number(),
   runtime,
   status: deploymentStatus,
-  sourceType: v.literal('files'),
-  entry: v.string(),
+  sourceType,
+  /** The entry the source names, if it names one (else its manifest does). */
+  entry: v.optional(v.string()),
+  git: v.optional(v.object(gitSourceFields)),
+  image: v.optional(v.object({ uri: v.string() })),
+  /** Recorded when the build ends; absent on deployments made before it was recorded. */
+  framework: v.optional(v.nullable(framework)),
+  commitSha: v.optional(v.nullable(v.string())),
   artifactDigest: v.nullable(v.string()),
   providerRef: v.nullable(v.string()),
   workflowId: v.string(),

@@ -56,3 +56,55 @@ export function agentEgressFromEnv(env: NodeJS.ProcessEnv = process.env): string
   }
   return ['public', ...extra];
 }
+
+/** Where builds work and keep their dependency cache, and where their sources may come from. */
+export interface BuildConfig {
+  /** Scratch folders of running builds (one per build, removed when it ends). */
+  workDir: string;
+  /** Installed dependencies by content address (lockfile + target), shared by every build. */
+  depsCacheDir: string;
+  /** The dependency cache's size; past it the least recently used entries go. */
+  depsCacheMaxBytes: number;
+  /** npm's own download cache (tarballs checked by their integrity hashes). */
+  npmCacheDir: string;
+  /** The registry every dependency comes from; a lockfile resolving elsewhere is refused. */
+  npmRegistry: string;
+  /** Folders `file://` git sources may be read from; none unless the operator names them. */
+  gitLocalRoots: string[];
+}
+
+/**
+ * Build settings: everything under `<dataDir>/build`; `WEBHOST_DEPS_CACHE_MAX_MB` (default
+ * 2048), `WEBHOST_NPM_REGISTRY` (default https://registry.npmjs.org/), and
+ * `WEBHOST_GIT_LOCAL_ROOTS` (absolute folders separated by `:`, for `file://` git sources).
+ */
+export function buildConfigFromEnv(env: NodeJS.ProcessEnv = process.env, dataDir?: string): BuildConfig {
+  const root = resolve(dataDir ?? configFromEnv(env).dataDir, 'build');
+  const cacheMb = env.WEBHOST_DEPS_CACHE_MAX_MB ? Number(env.WEBHOST_DEPS_CACHE_MAX_MB) : 2048;
+  if (!Number.isInteger(cacheMb) || cacheMb <= 0)
+    throw new Error(
+      `WEBHOST_DEPS_CACHE_MAX_MB must be a positive whole number, not "${env.WEBHOST_DEPS_CACHE_MAX_MB}"`,
+    );
+  const registry = env.WEBHOST_NPM_REGISTRY || 'https://registry.npmjs.org/';
+  if (!/^https?:\/\/[^/@\s]+(\/\S*)?$/.test(registry))
+    throw new Error(`WEBHOST_NPM_REGISTRY must be an http(s) URL without credentials, not "${registry}"`);
+  return {
+    workDir: resolve(root, 'work'),
+    depsCacheDir: resolve(root, 'deps-cache'),
+    depsCacheMaxBytes: cacheMb * 1024 * 1024,
+    npmCacheDir: resolve(root, 'npm-cache'),
+    npmRegistry: registry.endsWith('/') ? registry : `${registry}/`,
+    gitLocalRoots: gitLocalRootsFromEnv(env),
+  };
+}
+
+/** `WEBHOST_GIT_LOCAL_ROOTS`: absolute folders, separated by `:`. */
+export function gitLocalRootsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = (env.WEBHOST_GIT_LOCAL_ROOTS ?? '')
+    .split(':')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const r of roots)
+    if (!r.startsWith('/')) throw new Error(`WEBHOST_GIT_LOCAL_ROOTS: "${r}" is not an absolute folder`);
+  return roots.map((r) => resolve(r));
+}

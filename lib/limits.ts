@@ -30,6 +30,8 @@ export interface BuildLimits {
   memoryMb: number;
   /** The largest bundle a build may produce. */
   bundleMaxBytes: number;
+  /** Disk one build may fill: a git checkout and its installed dependencies. */
+  diskMaxMb: number;
   /** Builds that run at once on one worker; more wait in Temporal's queue. */
   concurrency: number;
 }
@@ -52,7 +54,7 @@ export const DEFAULT_LIMITS: Limits = {
     replyMaxBytes: 32 * MiB,
     startupMs: 15_000,
   },
-  build: { timeoutMs: 60_000, memoryMb: 512, bundleMaxBytes: 10 * MiB, concurrency: 2 },
+  build: { timeoutMs: 60_000, memoryMb: 512, bundleMaxBytes: 10 * MiB, diskMaxMb: 1024, concurrency: 2 },
 };
 
 /** The environment variable that changes each limit. */
@@ -70,6 +72,7 @@ export const LIMIT_ENV = {
     timeoutMs: 'WEBHOST_BUILD_TIMEOUT_MS',
     memoryMb: 'WEBHOST_BUILD_MEMORY_MB',
     bundleMaxBytes: 'WEBHOST_BUNDLE_MAX_BYTES',
+    diskMaxMb: 'WEBHOST_BUILD_DISK_MAX_MB',
     concurrency: 'WEBHOST_BUILD_CONCURRENCY',
   },
 } as const satisfies { [G in keyof Limits]: { [K in keyof Limits[G]]: string } };

@@ -121,6 +121,38 @@ describe('deployments: errors', () => {
     expect((await listDeployments(agent.id)).items).toEqual([]);
   });
 
+  it('refuses project and git sources it can judge up front, saying why, and creates no deployment', async () => {
+    const agent = await createAgent();
+    const git = (url: string, ref = 'main') => ({ source: { type: 'git', url, ref } });
+    const cases: [unknown, RegExp][] = [
+      [
+        { source: { type: 'files', files: { 'package.json': '{"name":"a"}', 'index.js': 'x' } } },
+        /package\.json names no entry/,
+      ],
+      [
+        { source: { type: 'files', files: { 'package.json': '{"main":"dist/index.js"}', 'src/index.js': 'x' } } },
+        /"dist\/index\.js", is not one of the files/,
+      ],
+      [{ source: { type: 'files', files: { 'index.js': 'x' } } }, /no entry/],
+      [
+        { source: { type: 'files', files: { 'requirements.txt': 'x', 'app.py': 'x' } } },
+        /only on the agentcore runtime/,
+      ],
+      [git('https://user:hunter2@example.com/r.git'), /credentials in git URLs are not accepted/],
+      [git('ssh://git@example.com/r.git'), /must be https/],
+      [git('http://example.com/r.git'), /must be https/],
+      [git('file:///srv/repos/r'), /file:\/\/ git URLs are not enabled/],
+      [git('https://example.com/r.git', '--upload-pack=touch /tmp/x'), /a branch, tag or commit sha/],
+      [{ source: { type: 'image', uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1' } }, /only to the agentcore/],
+    ];
+    for (const [body, message] of cases) {
+      const err = await expectError(await deploy(agent.id, body), 400, 'validation_failed');
+      expect(err.message).toMatch(message);
+      expect(JSON.stringify(err)).not.toContain('hunter2');
+    }
+    expect((await listDeployments(agent.id)).items).toEqual([]);
+  });
+
   it('refuses a deploy to a runtime this platform has no provider for, saying what to configure', async () => {
     // created while the platform had Cloudflare credentials, deployed after a restart without them
     await env.store.ensureUser('alice', new Date());

@@ -1,28 +1,25 @@
-// One build in a process of its own (lib/build/contained.ts starts it): reads
-// `{ source, bundleMaxBytes }` as JSON on stdin, writes one JSON line of the outcome on
-// stdout. Whatever the bundler does with a pathological source — throw outside any promise,
-// stop its service, hang, eat memory — happens here, where the parent can kill it.
-import type { FilesSource } from '../contracts/index.js';
-import { BuildError, bundleFiles } from './bundle.js';
+// One build in a process of its own (lib/build/contained.ts starts it): reads a
+// `ChildInput` as JSON on stdin, writes one JSON line of the outcome on stdout. Whatever the
+// build does with a pathological source — the bundler throwing outside any promise or
+// stopping its service, npm or git hanging, anything eating memory — happens here and below,
+// where the parent can kill the whole process group.
+import { BuildError } from './errors.js';
+import { buildProject, type ProjectBuildInput, type ProjectBuildResult } from './project.js';
 
-export type ChildOutcome =
-  { ok: true; bundle: Awaited<ReturnType<typeof bundleFiles>> } | { ok: false; message: string };
+export interface ChildInput extends Omit<ProjectBuildInput, 'deadline'> {
+  /** How long the build may take from now; the parent kills it a little after. */
+  timeoutMs: number;
+}
+
+export type ChildOutcome = { ok: true; result: ProjectBuildResult } | { ok: false; message: string };
 
 const chunks: Buffer[] = [];
 for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const { source, bundleMaxBytes } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-  source: FilesSource;
-  bundleMaxBytes: number;
-};
+const { timeoutMs, ...input } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChildInput;
 
 let outcome: ChildOutcome;
 try {
-  const bundle = await bundleFiles(source);
-  const size = Object.values(bundle.modules).reduce((n, m) => n + Buffer.byteLength(m), 0);
-  outcome =
-    size > bundleMaxBytes
-      ? { ok: false, message: `the bundle is ${size} bytes, over the ${bundleMaxBytes}-byte bundle limit` }
-      : { ok: true, bundle };
+  outcome = { ok: true, result: await buildProject({ ...input, deadline: Date.now() + timeoutMs }) };
 } catch (err) {
   if (!(err instanceof BuildError)) throw err; // the parent reports it as a crash
   outcome = { ok: false, message: err.message };

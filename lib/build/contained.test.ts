@@ -12,8 +12,8 @@ const limits = DEFAULT_LIMITS.build;
 describe('buildContained', () => {
   it('builds a source in a child process, the agent wrapped in the shim', async () => {
     const bundle = await buildContained(echoVersion('v7'), limits);
-    expect(bundle.modules['worker.js']).toContain('"v7"');
-    expect(bundle.modules['worker.js']).toContain('x-webhost-invoke-token');
+    expect(bundle.bundle.modules['worker.js']).toContain('"v7"');
+    expect(bundle.bundle.modules['worker.js']).toContain('x-webhost-invoke-token');
   });
 
   it.each(Object.entries(BUNDLER_CRASHERS))(
@@ -22,7 +22,7 @@ describe('buildContained', () => {
       const err = await buildContained(source, limits).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BuildError);
       expect((err as Error).message).toMatch(/^the (build|bundler)/);
-      expect((await buildContained(echoVersion('after'), limits)).modules['worker.js']).toContain('"after"');
+      expect((await buildContained(echoVersion('after'), limits)).bundle.modules['worker.js']).toContain('"after"');
     },
   );
 
@@ -34,7 +34,7 @@ describe('buildContained', () => {
       /more than 16 MiB \(build memory limit\)/,
     );
     await expect(buildContained(echoVersion('v1'), { ...limits, bundleMaxBytes: 100 })).rejects.toThrow(
-      /over the 100-byte bundle limit/,
+      /over the 100 bytes bundle limit/,
     );
   });
 

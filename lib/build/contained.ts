@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
-import type { FilesSource } from '../contracts/index.js';
+import { buildConfigFromEnv, type BuildConfig } from '../config.js';
+import type { DeploymentSource } from '../contracts/index.js';
 import type { BuildLimits } from '../limits.js';
 import { processTree, rssBytes } from '../process/proc.js';
-import type { WorkerBundle } from '../runtime/provider.js';
-import { BuildError } from './bundle.js';
-import type { ChildOutcome } from './child.js';
+import type { ChildInput, ChildOutcome } from './child.js';
+import { networkEnv, resolveNpm } from './deps.js';
+import { BuildError } from './errors.js';
+import { sizeText, type ProjectBuildResult } from './project.js';
 
 const CHILD = join(import.meta.dirname, 'child.ts');
 const TSX = import.meta.resolve('tsx');
@@ -16,24 +18,29 @@ const BUILD_NICENESS = 15;
 const SAMPLE_MS = 50;
 /** How much of the build's stderr a crash report quotes. */
 const STDERR_EXCERPT = 600;
+/** The build's own deadline comes this much before the parent's, so a slow install or fetch says which it was. */
+const INNER_DEADLINE_MARGIN_MS = 1_000;
 
 /**
- * Bundles tenant source in a child process (with the bundler's own process below it) that
- * may crash, hang or grow without harm to anyone else: it runs at a low CPU priority,
- * with a minimal environment, and is killed — the whole process group — when it passes its
- * time or memory limit or the caller aborts. Every way it can end that is the source's
- * doing is a `BuildError` that says which.
+ * Builds tenant source (lib/build/project.ts: fetch, install, bundle) in a child process,
+ * with npm, git and the bundler below it, that may crash, hang or grow without harm to
+ * anyone else: it runs at a low CPU priority, with a minimal environment, and is killed — the
+ * whole process group, npm and git included — when it passes its time or memory limit or
+ * the caller aborts. Every way it can end that is the source's doing is a `BuildError` that
+ * says which.
  */
 export async function buildContained(
-  source: FilesSource,
+  source: DeploymentSource,
   limits: BuildLimits,
-  opts: { signal?: AbortSignal; onProgress?: () => void } = {},
-): Promise<WorkerBundle> {
+  opts: { signal?: AbortSignal; onProgress?: () => void; config?: BuildConfig; npm?: readonly string[] } = {},
+): Promise<ProjectBuildResult> {
   const child = spawn(process.execPath, [`--max-old-space-size=${limits.memoryMb}`, '--import', TSX, CHILD], {
     detached: true, // its own process group, so the bundler below it dies with it
     stdio: ['pipe', 'pipe', 'pipe'],
     // GOMAXPROCS: the bundler takes one core, whatever the source does
+    // (proxy and CA settings pass on to npm and git, which fetch over the operator's network)
     env: {
+      ...networkEnv(),
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       GOMEMLIMIT: `${limits.memoryMb}MiB`,
       GOMAXPROCS: '1',
@@ -75,14 +82,22 @@ export async function buildContained(
     stdoutBytes += d.length;
     // A bundle within its limit, as JSON, is at most a few times its size.
     if (stdoutBytes > limits.bundleMaxBytes * 8)
-      kill(`the bundle is over the ${limits.bundleMaxBytes}-byte bundle limit`);
+      kill(`the bundle is over the ${sizeText(limits.bundleMaxBytes)} bundle limit`);
     else stdout.push(d);
   });
   child.stderr.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4 * STDERR_EXCERPT);
   });
   child.stdin.on('error', () => undefined); // a child that dies early closes its stdin
-  child.stdin.end(JSON.stringify({ source, bundleMaxBytes: limits.bundleMaxBytes }));
+  const input: ChildInput = {
+    source,
+    timeoutMs: Math.max(1, limits.timeoutMs - INNER_DEADLINE_MARGIN_MS),
+    bundleMaxBytes: limits.bundleMaxBytes,
+    diskMaxBytes: limits.diskMaxMb * 1024 * 1024,
+    config: opts.config ?? buildConfigFromEnv(),
+    npm: opts.npm ?? resolveNpm(),
+  };
+  child.stdin.end(JSON.stringify(input));
 
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -93,7 +108,7 @@ export async function buildContained(
     const line = Buffer.concat(stdout).toString('utf8').trim();
     if (code === 0 && line) {
       const outcome = JSON.parse(line) as ChildOutcome;
-      if (outcome.ok) return outcome.bundle;
+      if (outcome.ok) return outcome.result;
       throw new BuildError(outcome.message);
     }
     throw new BuildError(`the bundler crashed on this source (exit ${code}): ${lastError(stderr)}`);

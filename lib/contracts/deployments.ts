@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Id, Runtime } from './common.js';
+import { Framework, projectEntry } from './projects.js';
 
 /** Limits on a `files` source; larger code belongs in a git or image source. */
 export const FILES_MAX_COUNT = 200;
@@ -11,10 +12,14 @@ const FilePath = z
   .max(256)
   .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/@-]+$/, 'a relative path without . or .. segments');
 
+/** A file path inside a project, or a folder of a repository. */
+export const ProjectPath = FilePath;
+
 export const FilesSource = z
   .strictObject({
     type: z.literal('files'),
-    entry: FilePath,
+    /** Optional when package.json (`main`/`module`) or wrangler.toml / wrangler.json (`main`) names it. */
+    entry: FilePath.optional(),
     files: z.record(FilePath, z.string()),
   })
   .superRefine((s, ctx) => {
@@ -29,13 +34,102 @@ export const FilesSource = z
         path: ['files'],
         message: `files total more than ${FILES_MAX_TOTAL_BYTES} bytes`,
       });
-    if (!(s.entry in s.files))
-      ctx.addIssue({ code: 'custom', path: ['entry'], message: `entry "${s.entry}" is not one of the files` });
+    if (names.length === 0) return;
+    if ('requirements.txt' in s.files && !('package.json' in s.files)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['files'],
+        message:
+          'a Python project (requirements.txt) runs only on the agentcore runtime, from an image source ({ type: "image", uri })',
+      });
+      return;
+    }
+    const found = projectEntry((p) => s.files[p], s.entry);
+    if (!found.ok)
+      ctx.addIssue({ code: 'custom', path: [s.entry === undefined ? 'files' : 'entry'], message: found.message });
+    else if (!(found.entry in s.files))
+      ctx.addIssue({
+        code: 'custom',
+        path: [s.entry === undefined ? 'files' : 'entry'],
+        message:
+          found.from === 'entry'
+            ? `entry "${s.entry}" is not one of the files`
+            : `the entry ${found.from} names, "${found.entry}", is not one of the files (the platform runs no build scripts: name the source file)`,
+      });
   });
 export type FilesSource = z.infer<typeof FilesSource>;
 
-export const DeploymentSource = FilesSource;
-export type DeploymentSource = FilesSource;
+/**
+ * Where a git source may be fetched from: `https://` (public, no credentials in the URL) or
+ * `file://` (a local repository, allowed only under the platform's `WEBHOST_GIT_LOCAL_ROOTS`,
+ * which the api and the build check). Never ssh or plain http. Messages never repeat the URL,
+ * which may hold a credential.
+ */
+export const GitUrl = z
+  .string()
+  .min(1)
+  .max(2048)
+  .superRefine((raw, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL: give an https:// or file:// git URL' });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'file:') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `git URLs must be https:// (or file:// on this platform's allowed folders), not ${url.protocol.replace(':', '')}`,
+      });
+      return;
+    }
+    if (url.username || url.password)
+      ctx.addIssue({ code: 'custom', message: 'credentials in git URLs are not accepted; use a public https URL' });
+    if (url.protocol === 'file:' && (url.host !== '' || !url.pathname.startsWith('/')))
+      ctx.addIssue({ code: 'custom', message: 'a file:// git URL is file:///absolute/path' });
+  });
+
+/** A branch, tag or commit sha: git's ref rules, and never something git would read as an option. */
+export const GitRef = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(
+    /^(?![-/.])(?!.*(\.\.|\/\/|@\{|\.lock$|\/$|\.$))[A-Za-z0-9._\/+-]+$/,
+    'a branch, tag or commit sha (letters, digits, . _ / + -; not starting with - / or .)',
+  );
+
+export const GitSource = z.strictObject({
+  type: z.literal('git'),
+  url: GitUrl,
+  ref: GitRef,
+  /** The project's folder inside the repository, when it is not the root. */
+  path: ProjectPath.optional(),
+  /** Optional as for `files`. */
+  entry: FilePath.optional(),
+});
+export type GitSource = z.infer<typeof GitSource>;
+
+/** A container image (AgentCore only). */
+export const ImageSource = z.strictObject({
+  type: z.literal('image'),
+  uri: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(
+      /^[a-z0-9][a-z0-9.:\/@_-]*$/,
+      'a container image URI such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1',
+    ),
+});
+export type ImageSource = z.infer<typeof ImageSource>;
+
+export const SourceType = z.enum(['files', 'git', 'image']);
+export type SourceType = z.infer<typeof SourceType>;
+
+export const DeploymentSource = z.discriminatedUnion('type', [FilesSource, GitSource, ImageSource]);
+export type DeploymentSource = z.infer<typeof DeploymentSource>;
 
 export const CreateDeploymentBody = z.strictObject({ source: DeploymentSource });
 export type CreateDeploymentBody = z.infer<typeof CreateDeploymentBody>;
@@ -106,7 +200,11 @@ export const Deployment = z.object({
   version: z.number().int(),
   runtime: Runtime,
   status: DeploymentStatus,
-  sourceType: z.literal('files'),
+  sourceType: SourceType,
+  /** Detected at build time from the project's manifest; null until built. */
+  framework: Framework.nullable(),
+  /** The commit a git source was built from; null for other sources and until built. */
+  commitSha: z.string().nullable(),
   artifactDigest: z.string().nullable(),
   providerRef: z.string().nullable(),
   workflowId: z.string(),

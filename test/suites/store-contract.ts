@@ -143,6 +143,40 @@ export function describeStoreContract(factory: StoreUnderTest) {
       expect(again).toEqual(live);
     });
 
+    it('keeps each kind of source as given, and records what the build found while the deployment is in flight', async () => {
+      const agent = await agentOf(alice);
+      const sources = [
+        { type: 'files' as const, files: { 'package.json': '{"main":"src/index.js"}', 'src/index.js': 'x' } },
+        { type: 'git' as const, url: 'https://example.com/a/b.git', ref: 'v1.2.0', path: 'agents/one', entry: 'x.ts' },
+        { type: 'git' as const, url: 'file:///srv/repos/a', ref: 'main' },
+        { type: 'image' as const, uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1' },
+      ];
+      for (const given of sources) {
+        const id = newId('dep');
+        const created = await store.createDeployment({
+          id,
+          ownerId: alice,
+          agentId: agent.id,
+          workflowId: `deploy-${id}`,
+          source: given,
+          now: now(),
+        });
+        expect(created).toMatchObject({ sourceType: given.type, framework: null, commitSha: null });
+        expect(await store.getDeploymentSource(alice, id)).toEqual(given);
+        await store.transitionDeployment({ ownerId: alice, deploymentId: id, to: 'building', now: now() });
+        const sha = 'a'.repeat(40);
+        const found = { ownerId: alice, deploymentId: id, framework: 'ai-sdk' as const, commitSha: sha };
+        await store.recordDeploymentBuild(found);
+        await store.recordDeploymentBuild(found); // a retried build records the same again
+        await expectAppError(store.recordDeploymentBuild({ ...found, ownerId: bob }), 'not_found');
+        await expectAppError(store.recordDeploymentBuild({ ...found, commitSha: 'main' }), 'validation_failed');
+        expect(await store.getDeployment(alice, id)).toMatchObject({ framework: 'ai-sdk', commitSha: sha });
+        await store.transitionDeployment({ ownerId: alice, deploymentId: id, to: 'failed', now: now() });
+        await expectAppError(store.recordDeploymentBuild({ ...found, framework: 'hono' }), 'conflict');
+        expect(await store.getDeployment(alice, id)).toMatchObject({ framework: 'ai-sdk' });
+      }
+    });
+
     it('refuses transitions that skip the lifecycle', async () => {
       const agent = await agentOf(alice);
       const dep = await deploymentOf(alice, agent.id);

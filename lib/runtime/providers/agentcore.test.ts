@@ -252,7 +252,7 @@ describe('agentcore provider', () => {
   });
 
   it('refuses a version whose code fails to start, with the reason', async () => {
-    const bundle = await bundleFiles({ type: 'files', entry: 'index.js', files: { 'index.js': 'export default 42;' } });
+    const bundle = await bundleFiles({ entry: 'index.js', files: { 'index.js': 'export default 42;' } });
     const err = await provider
       .deployVersion({ agentId: newId('agt'), deploymentId: newId('dep'), bundle })
       .catch((e: unknown) => e);

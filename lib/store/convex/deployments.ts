@@ -6,19 +6,23 @@ import { ms, type ConvexCaller } from './call.js';
 
 export function convexDeployments(call: ConvexCaller): DeploymentStore {
   return {
-    createDeployment({ id, source: { type, entry, files }, now, ...rest }) {
+    createDeployment({ id, source, now, ...rest }) {
       return call.mutation(api.deployments.create, {
         ...rest,
         deploymentId: id,
-        // a list, not a record: file paths need not be Convex field names
-        source: { type, entry, files: Object.entries(files).map(([path, text]) => ({ path, text })) },
+        source:
+          source.type === 'files'
+            ? // a list, not a record: file paths need not be Convex field names
+              { ...source, files: Object.entries(source.files).map(([path, text]) => ({ path, text })) }
+            : source,
         now: ms(now),
       });
     },
     getDeployment: (ownerId, deploymentId) => call.query(api.deployments.get, { ownerId, deploymentId }),
     async getDeploymentSource(ownerId, deploymentId) {
-      const { type, entry, files } = await call.query(api.deployments.source, { ownerId, deploymentId });
-      return { type, entry, files: Object.fromEntries(files.map((f) => [f.path, f.text])) };
+      const source = await call.query(api.deployments.source, { ownerId, deploymentId });
+      if (source.type !== 'files') return source;
+      return { ...source, files: Object.fromEntries(source.files.map((f) => [f.path, f.text])) };
     },
     async listDeployments(ownerId, agentId, page) {
       const before = decodeCursor(page.cursor, z.number().int());
@@ -28,6 +32,9 @@ export function convexDeployments(call: ConvexCaller): DeploymentStore {
     transitionDeployment: (input) => call.mutation(api.deployments.transition, { ...input, now: ms(input.now) }),
     async recordDeploymentStep(input) {
       await call.mutation(api.deployments.recordStep, input);
+    },
+    async recordDeploymentBuild(input) {
+      await call.mutation(api.deployments.recordBuild, input);
     },
   };
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import {
   DeploymentStatus,
+  DeploymentSource,
   DeployStep,
-  FilesSource,
+  Framework,
   Id,
   StepLogEntry,
   type Deployment,
@@ -19,7 +20,7 @@ export interface DeploymentStore {
    */
   createDeployment(input: CreateDeploymentInput): Promise<Deployment>;
   getDeployment(ownerId: string, deploymentId: string): Promise<Deployment>;
-  getDeploymentSource(ownerId: string, deploymentId: string): Promise<FilesSource>;
+  getDeploymentSource(ownerId: string, deploymentId: string): Promise<DeploymentSource>;
   listDeployments(ownerId: string, agentId: string, page: PageQuery): Promise<Page<Deployment>>;
   /**
    * Moves a deployment along its lifecycle. Final states (`live`, `failed`, `canceled`)
@@ -29,6 +30,11 @@ export interface DeploymentStore {
   transitionDeployment(input: TransitionInput): Promise<Deployment>;
   /** Appends to the step log of a deployment that is not final yet, with the provider's version once known. */
   recordDeploymentStep(input: RecordStepInput): Promise<void>;
+  /**
+   * Records what the build found (framework, and the commit of a git source) on a deployment
+   * that is not final yet. Repeating it with the same values changes nothing.
+   */
+  recordDeploymentBuild(input: RecordBuildInput): Promise<void>;
 }
 
 export interface CreateDeploymentInput {
@@ -36,7 +42,7 @@ export interface CreateDeploymentInput {
   ownerId: string;
   agentId: string;
   workflowId: string;
-  source: FilesSource;
+  source: DeploymentSource;
   now: Date;
 }
 
@@ -51,6 +57,14 @@ export interface TransitionInput {
   error?: { code: string; message: string };
 }
 
+export interface RecordBuildInput {
+  ownerId: string;
+  deploymentId: string;
+  framework: Framework;
+  /** The commit a git source was built from. */
+  commitSha?: string;
+}
+
 export interface RecordStepInput {
   ownerId: string;
   deploymentId: string;
@@ -60,7 +74,7 @@ export interface RecordStepInput {
 
 export const deploymentRules: Rules<DeploymentStore> = {
   createDeployment: z.tuple([
-    z.object({ id: Id, ownerId: Id, agentId: Id, workflowId: Short(128), source: FilesSource, now: Instant }),
+    z.object({ id: Id, ownerId: Id, agentId: Id, workflowId: Short(128), source: DeploymentSource, now: Instant }),
   ]),
   getDeployment: z.tuple([Id, Id]),
   getDeploymentSource: z.tuple([Id, Id]),
@@ -79,5 +93,16 @@ export const deploymentRules: Rules<DeploymentStore> = {
   ]),
   recordDeploymentStep: z.tuple([
     z.object({ ownerId: Id, deploymentId: Id, entry: StepLogEntry, providerRef: Short(256).optional() }),
+  ]),
+  recordDeploymentBuild: z.tuple([
+    z.object({
+      ownerId: Id,
+      deploymentId: Id,
+      framework: Framework,
+      commitSha: z
+        .string()
+        .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'a full commit sha')
+        .optional(),
+    }),
   ]),
 };

@@ -7,8 +7,9 @@ import {
   statusesLeadingTo,
   transitionStepEntry,
   type Deployment,
+  type DeploymentSource,
   type DeploymentStatus,
-  type FilesSource,
+  type Framework,
   type StepLogEntry,
 } from '../../contracts/index.js';
 import { decodeCursor, pageOfRows } from '../paging.js';
@@ -16,8 +17,8 @@ import type { DeploymentStore, TransitionInput } from '../port/index.js';
 import { isUniqueViolation, type SqlClient } from './client.js';
 import { activeAgent, iso, isoOrNull, json, notifyChange, type Row } from './rows.js';
 
-const DEPLOYMENT_COLUMNS = `id, agent_id, owner_id, version, runtime, status, source_type, artifact_digest,
-  provider_ref, workflow_id, steps, error, created_at, updated_at, finished_at`;
+const DEPLOYMENT_COLUMNS = `id, agent_id, owner_id, version, runtime, status, source_type, framework, commit_sha,
+  artifact_digest, provider_ref, workflow_id, steps, error, created_at, updated_at, finished_at`;
 
 function toDeployment(r: Row): Deployment {
   return {
@@ -27,7 +28,9 @@ function toDeployment(r: Row): Deployment {
     version: Number(r.version),
     runtime: r.runtime as Deployment['runtime'],
     status: r.status as DeploymentStatus,
-    sourceType: r.source_type as 'files',
+    sourceType: r.source_type as Deployment['sourceType'],
+    framework: (r.framework as Framework | null) ?? null,
+    commitSha: (r.commit_sha as string | null) ?? null,
     artifactDigest: (r.artifact_digest as string | null) ?? null,
     providerRef: (r.provider_ref as string | null) ?? null,
     workflowId: r.workflow_id as string,
@@ -128,7 +131,7 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
         [deploymentId, ownerId],
       );
       if (!rows[0]) throw notFound('deployment');
-      return json<FilesSource>(rows[0].source);
+      return json<DeploymentSource>(rows[0].source);
     },
 
     async listDeployments(ownerId, agentId, q) {
@@ -158,6 +161,19 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
           input.providerRef ?? null,
           IN_FLIGHT_STATUSES,
         ],
+      );
+      if (rowCount === 0) {
+        const current = await getDeployment(input.ownerId, input.deploymentId);
+        throw new AppError('conflict', `deployment is ${current.status} and can no longer change`);
+      }
+      await notifyChange(db, { ownerId: input.ownerId, kind: 'deployment', id: input.deploymentId });
+    },
+
+    async recordDeploymentBuild(input) {
+      const { rowCount } = await db.query(
+        `update deployments set framework = $3, commit_sha = coalesce($4, commit_sha)
+         where id = $1 and owner_id = $2 and status = any($5::text[])`,
+        [input.deploymentId, input.ownerId, input.framework, input.commitSha ?? null, IN_FLIGHT_STATUSES],
       );
       if (rowCount === 0) {
         const current = await getDeployment(input.ownerId, input.deploymentId);

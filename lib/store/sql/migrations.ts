@@ -190,4 +190,11 @@ export const migrations: readonly { version: number; name: string; sql: string }
       alter table secret_metadata add column deleted_at timestamptz;
     `,
   },
+  {
+    version: 4,
+    name: 'deployments record the detected framework and the commit a git source was built from',
+    sql: `
+      alter table deployments add column framework text, add column commit_sha text;
+    `,
+  },
 ];

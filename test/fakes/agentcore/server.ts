@@ -97,9 +97,7 @@ export interface FakeAgentCore {
   readonly calls: string[];
   runningCount(): number;
   /** A runtime's versions as AgentCore holds them (status and environment), for assertions. */
-  runtime(
-    name: string,
-  ): {
+  runtime(name: string): {
     id: string;
     versions: { version: string; status: string; env: Record<string, string> }[];
     endpoints: Record<string, string | undefined>;
