@@ -9,6 +9,7 @@ import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
 import type { AgentLimits } from '../lib/limits.js';
 import { childWithEnv, rssBytes } from '../lib/process/proc.js';
 import { ProviderError, type WorkerBundle } from '../lib/runtime/provider.js';
+import { SealedValues } from './sealed.js';
 import { PermanentFailure } from '../workflows/failures.js';
 import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../lib/runtime/shim/index.js';
 import { AGENT_NICENESS, VersionWatchdog } from './watchdog.js';
@@ -42,6 +43,12 @@ interface VersionMeta {
 interface AgentState {
   activeVersion: string | null;
   secrets: Record<string, string>;
+}
+
+/** An agent's state as written to disk: its secret values sealed (sealed.ts). */
+interface StoredAgentState {
+  activeVersion: string | null;
+  sealedSecrets?: string;
 }
 
 interface Running {
@@ -84,6 +91,8 @@ const REF_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export class LocalRuntimeHost {
   private readonly instances = new Map<string, Instance>();
   private readonly drainTimers = new Map<string, NodeJS.Timeout>();
+  /** Seals agents' secret values in their state files; the key lives in `<dataDir>/keys/secrets.key`. */
+  private readonly sealed: SealedValues;
   private readonly stopReasons = new Map<string, { reason: string; at: number }>();
   private readonly agentLocks = new Map<string, Promise<unknown>>();
   private idleRssBytes = FALLBACK_IDLE_RSS;
@@ -91,6 +100,7 @@ export class LocalRuntimeHost {
   constructor(private readonly opts: HostOptions) {
     // Read by Miniflare whenever it starts a workerd: every isolate's heap is capped.
     process.env.MINIFLARE_WORKERD_V8_FLAGS = `--max-old-space-size=${opts.limits.memoryMb}`;
+    this.sealed = new SealedValues(join(opts.dataDir, 'keys', 'secrets.key'));
   }
 
   static versionRef(agentId: string, deploymentId: string): string {
@@ -499,7 +509,11 @@ export class LocalRuntimeHost {
 
   private async readAgentState(agentId: string): Promise<AgentState> {
     try {
-      return JSON.parse(await readFile(this.agentStatePath(agentId), 'utf8')) as AgentState;
+      const stored = JSON.parse(await readFile(this.agentStatePath(agentId), 'utf8')) as StoredAgentState;
+      return {
+        activeVersion: stored.activeVersion,
+        secrets: stored.sealedSecrets ? this.sealed.open(stored.sealedSecrets) : {},
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { activeVersion: null, secrets: {} };
       throw err;
@@ -510,7 +524,11 @@ export class LocalRuntimeHost {
     const path = this.agentStatePath(agentId);
     await mkdir(join(path, '..'), { recursive: true });
     const tmp = `${path}.tmp-${randomUUID()}`;
-    await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
+    const stored: StoredAgentState = {
+      activeVersion: state.activeVersion,
+      ...(Object.keys(state.secrets).length > 0 ? { sealedSecrets: this.sealed.seal(state.secrets) } : {}),
+    };
+    await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 });
     await rename(tmp, path);
   }
 
