@@ -98,18 +98,47 @@ export async function startDeployment(deps: Deps, input: StartDeploymentInput): 
  */
 export async function deleteAgent(
   deps: Deps,
-  input: { ownerId: string; agentId: string },
+  input: { ownerId: string; agentId: string; actor: string },
 ): Promise<{ agent: Agent; workflowId: string }> {
   const { store } = deps;
-  const agent = await store.getAgent(input.ownerId, input.agentId);
+  const ref = { ownerId: input.ownerId, agentId: input.agentId };
+  const agent = await store.findAgent(input.ownerId, input.agentId);
+  // Read while the agent's deployments can still be listed; a repeated delete tears down its current runtime.
+  const runtimes = agent.status === 'active' ? await runtimesUsed(deps, agent) : [agent.runtime];
+  const teardown = async () => {
+    await deps.workflows.startDeleteAgent({ ...ref, runtime: agent.runtime, runtimes, actor: input.actor });
+  };
+  if (agent.status === 'deleted') {
+    // Deleting twice is fine: the teardown runs again (joining one still running), harmlessly.
+    try {
+      await teardown();
+    } catch (err) {
+      deps.log.error({ err, agentId: agent.id }, 'could not start the delete workflow again');
+      throw new AppError('internal', 'could not start the delete; try again shortly');
+    }
+    return { agent, workflowId: deleteAgentWorkflowId(agent.id) };
+  }
   const deleted = await recordThenStart(deps, 'delete', {
-    record: () => freeingStuckSlot(deps, agent, () => store.deleteAgent({ ...input, now: new Date() })),
-    start: async () => {
-      await deps.workflows.startDeleteAgent({ ownerId: input.ownerId, agentId: agent.id, runtime: agent.runtime });
-    },
-    undo: () => store.restoreAgent({ ...input, now: new Date() }),
+    record: () => freeingStuckSlot(deps, agent, () => store.deleteAgent({ ...ref, now: new Date() })),
+    start: teardown,
+    undo: () => store.restoreAgent({ ...ref, now: new Date() }),
   });
   return { agent: deleted, workflowId: deleteAgentWorkflowId(agent.id) };
+}
+
+/** Every runtime the agent had versions on (it may have moved), and the one it is on now. */
+async function runtimesUsed(deps: Deps, agent: Agent): Promise<Agent['runtime'][]> {
+  const runtimes = new Set([agent.runtime]);
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.listDeployments(agent.ownerId, agent.id, {
+      limit: 100,
+      ...(cursor ? { cursor } : {}),
+    });
+    for (const d of page.items) runtimes.add(d.runtime);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return [...runtimes];
 }
 
 export interface RollbackAgentInput {

@@ -46,11 +46,14 @@ export function agentRoutes(deps: ApiDeps) {
         }
         return c.json(agent);
       })
-      // 202: the agent stops serving at once; `delete-<agentId>` tears down what it holds at its runtime.
+      // 202: the agent stops serving at once; `delete-<agentId>` tears down what it holds at its runtimes.
+      // Deleting a deleted agent runs the teardown again: 202 as well.
       .delete('/:agentId', validate('param', AgentParam), async (c) => {
+        const userId = c.get('userId');
         const { agent, workflowId } = await deleteAgent(deps, {
-          ownerId: c.get('userId'),
+          ownerId: userId,
           agentId: c.req.valid('param').agentId,
+          actor: `user:${userId}`,
         });
         return c.json({ ...agent, workflowId }, 202);
       })

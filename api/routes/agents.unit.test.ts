@@ -64,8 +64,20 @@ describe('agents: happy', () => {
       status: 'deleted',
       workflowId: deleteAgentWorkflowId(agent.id),
     });
-    expect(workflows.deletes.at(-1)).toEqual({ ownerId: 'alice', agentId: agent.id, runtime: 'local' });
+    expect(workflows.deletes.at(-1)).toEqual({
+      ownerId: 'alice',
+      agentId: agent.id,
+      runtime: 'local',
+      runtimes: ['local'],
+      actor: 'user:alice',
+    });
     await expectError(await api.call('GET', `/v1/agents/${agent.id}`, { token: alice }), 404, 'not_found');
+    // deleting twice is fine: the teardown is started again
+    const again = await api.call('DELETE', `/v1/agents/${agent.id}`, { token: alice });
+    expect(again.status).toBe(202);
+    expect(workflows.deletes.filter((d) => d.agentId === agent.id)).toHaveLength(2);
+    // but never for another owner
+    await expectError(await api.call('DELETE', `/v1/agents/${agent.id}`, { token: bob }), 404, 'not_found');
   });
 
   it('pages the list with a cursor, newest first', async () => {

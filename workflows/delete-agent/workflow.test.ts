@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteAgent } from '../../api/orchestrate.js';
+import { changeSecret, deleteAgent } from '../../api/orchestrate.js';
 import { newId } from '../../lib/ids.js';
 import { AgentIdKey, OwnerIdKey, WorkflowKindKey } from '../../lib/temporal/search-attributes.js';
 import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
@@ -37,7 +37,9 @@ describe('delete-agent workflow', () => {
       deployableRuntimes: ['local'] as const,
       log: pino({ level: 'silent' }),
     };
-    const { workflowId } = await deleteAgent(deps, { ownerId, agentId: agent.id });
+    await changeSecret(deps, { ownerId, agentId: agent.id, name: 'API_KEY', value: 'doomed-value', actor: 'user:x' });
+    expect(env.runtime.host.status(v2.versionRef).running).toBe(true);
+    const { workflowId } = await deleteAgent(deps, { ownerId, agentId: agent.id, actor: `user:${ownerId}` });
     await expect(env.store.getServingTarget(ownerId, agent.id)).rejects.toMatchObject({ code: 'not_found' });
 
     const handle = env.client.workflow.getHandle<typeof deleteAgentWorkflow>(workflowId);
@@ -53,8 +55,19 @@ describe('delete-agent workflow', () => {
         requestId: 'r',
       }),
     ).rejects.toThrow();
-    // history stays
+    // history stays; the secrets' metadata is marked deleted, the runtime holds nothing of the agent
     expect((await env.store.getDeployment(ownerId, v2.deploymentId)).status).toBe('live');
+    expect(await env.runtime.host.activeVersion(agent.id)).toBeNull();
+    const [audit] = (await env.store.listAudit(ownerId, { limit: 1 })).items;
+    expect(audit).toMatchObject({
+      action: 'agent.deleted',
+      actor: `user:${ownerId}`,
+      targetId: agent.id,
+      details: { runtimes: ['local'], secretsForgotten: 1 },
+    });
+    await env.store.restoreAgent({ ownerId, agentId: agent.id, now: new Date() });
+    expect(await env.store.listSecretMetadata(ownerId, agent.id)).toEqual([]);
+    await env.store.deleteAgent({ ownerId, agentId: agent.id, now: new Date() });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(AgentIdKey)).toBe(agent.id);
@@ -63,5 +76,11 @@ describe('delete-agent workflow', () => {
     expect(await handle.query(deleteProgressQuery)).toEqual({ agentId: agent.id, step: 'done' });
 
     await replayAndRecord(handle, import.meta.dirname, 'delete-agent.json');
+
+    // deleting twice is fine: the teardown runs again and finds nothing left
+    const again = await deleteAgent(deps, { ownerId, agentId: agent.id, actor: `user:${ownerId}` });
+    expect(again.agent.status).toBe('deleted');
+    const second = env.client.workflow.getHandle<typeof deleteAgentWorkflow>(again.workflowId);
+    expect(await second.result()).toEqual({ agentId: agent.id });
   });
 });

@@ -1,6 +1,7 @@
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { PERMANENT_FAILURES as PERMANENT } from '../failures.js';
+import { FORGETS_SECRETS_PATCH } from './config.js';
 import {
   deleteProgressQuery,
   type DeleteAgentInput,
@@ -21,15 +22,42 @@ const provider = proxyActivities<Activities>({
   },
 });
 
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '250ms', maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: PERMANENT },
+});
+
 /**
  * delete-<agentId>: the api has already soft-deleted the agent (it stopped serving at once,
- * its history is kept); this destroys what the agent holds at its runtime: every version,
- * its processes, its secrets and stored state.
+ * its deployments and audit history are kept); this destroys what the agent holds at every
+ * runtime it used — every version, its processes, its secrets and stored state — then marks
+ * its secrets' metadata deleted and audits. Every step is idempotent: a repeated delete runs
+ * it all again harmlessly.
  */
 export async function deleteAgentWorkflow(input: DeleteAgentInput): Promise<DeleteAgentResult> {
   let step: DeleteAgentStep = 'destroy_runtime';
   setHandler(deleteProgressQuery, () => ({ agentId: input.agentId, step }));
-  await provider.destroyAgentRuntime({ runtime: input.runtime, agentId: input.agentId });
+  if (!patched(FORGETS_SECRETS_PATCH)) {
+    await provider.destroyAgentRuntime({ runtime: input.runtime, agentId: input.agentId });
+    step = 'done';
+    return { agentId: input.agentId };
+  }
+  for (const runtime of input.runtimes ?? [input.runtime]) {
+    await provider.destroyAgentRuntime({ runtime, agentId: input.agentId });
+  }
+  const now = () => new Date().toISOString();
+  step = 'forget_secrets';
+  const { forgotten } = await store.forgetSecrets({ ownerId: input.ownerId, agentId: input.agentId, now: now() });
+  step = 'audit';
+  await store.appendAudit({
+    ownerId: input.ownerId,
+    actor: input.actor ?? 'platform',
+    action: 'agent.deleted',
+    targetType: 'agent',
+    targetId: input.agentId,
+    details: { runtimes: input.runtimes ?? [input.runtime], secretsForgotten: forgotten },
+    now: now(),
+  });
   step = 'done';
   return { agentId: input.agentId };
 }
