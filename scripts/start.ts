@@ -14,7 +14,7 @@ import { createGatewayApp } from '../gateway/app.js';
 import { ServingCache } from '../gateway/serving-cache.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
-import { configFromEnv } from '../lib/config.js';
+import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
 import { invokeTokens, loadMasterKey, payloadCodecKey } from '../lib/auth/platform-keys.js';
@@ -109,6 +109,7 @@ try {
     providers,
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
     buildLimits: limits.build,
+    buildConfig: buildConfigFromEnv(process.env, config.dataDir),
   });
   const worker = await runDeployWorker({
     address: temporalAddress,
