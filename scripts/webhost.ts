@@ -2,7 +2,12 @@
 //   npm run --silent webhost -- deploy examples/echo [--name echo] [--entry index.js]
 //   npm run --silent webhost -- deploy examples/ai-sdk      (a project: package.json names the entry)
 //   npm run --silent webhost -- deploy --git <url> --ref <ref> [--path dir] --name n
-//   npm run --silent webhost -- invoke <agentId> '{"hello":"world"}' [--stream]
+//   npm run --silent webhost -- invoke <agent> '{"hello":"world"}' [--stream]
+//   npm run --silent webhost -- rollback <agent> [<deploymentId>]   (default: the previous live deployment)
+//   npm run --silent webhost -- secrets set <agent> NAME [value]      (the value from stdin when not given)
+//   npm run --silent webhost -- secrets list <agent>
+//   npm run --silent webhost -- secrets rm <agent> NAME
+// <agent> is an agent's name or id.
 // Reads WEBHOST_TOKEN (else signs a local token for user "alice"), API_URL and GATEWAY_URL.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
@@ -21,6 +26,7 @@ const { positionals, values } = parseArgs({
     git: { type: 'string' },
     ref: { type: 'string' },
     path: { type: 'string' },
+    runtime: { type: 'string' },
   },
 });
 const config = configFromEnv();
@@ -32,9 +38,53 @@ const headers = { authorization: `Bearer ${token}`, 'content-type': 'application
 
 async function call<T>(method: string, url: string, body?: unknown): Promise<T> {
   const res = await fetch(url, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+  if (res.status === 204) return undefined as T;
   const json = (await res.json()) as T & { error?: { code: string; message: string } };
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${json.error?.code}: ${json.error?.message}`);
   return json;
+}
+
+interface AgentView {
+  id: string;
+  name: string;
+  runtime: string;
+  activeDeploymentId: string | null;
+  rollbackWorkflowId: string | null;
+}
+interface DeploymentView {
+  id: string;
+  version: number;
+  status: string;
+  createdAt: string;
+}
+
+/** An agent by id, or else by name among the caller's agents. */
+async function findAgent(ref: string): Promise<AgentView> {
+  if (/^agt_/.test(ref)) return call<AgentView>('GET', `${api}/v1/agents/${ref}`);
+  let cursor: string | null = null;
+  do {
+    const page: { items: AgentView[]; nextCursor: string | null } = await call(
+      'GET',
+      `${api}/v1/agents?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    const found = page.items.find((a) => a.name === ref);
+    if (found) return found;
+    cursor = page.nextCursor;
+  } while (cursor);
+  throw new Error(`no agent named ${ref}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The secret's value: the argument, else standard input (so it stays out of shell history). */
+async function secretValue(arg: string | undefined): Promise<string> {
+  if (arg !== undefined) return arg;
+  if (process.stdin.isTTY) console.error('value (end with Ctrl-D):');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /**
@@ -85,10 +135,9 @@ if (command === 'deploy' && (args[0] || values.git)) {
       }
     : folderSource(args[0]!);
   const name = values.name ?? basename(resolve(args[0] ?? values.path ?? values.git!.replace(/\.git$/, '')));
-  const agents = await call<{ items: { id: string; name: string }[] }>('GET', `${api}/v1/agents?limit=100`);
-  const agent =
-    agents.items.find((a) => a.name === name) ??
-    (await call<{ id: string }>('POST', `${api}/v1/agents`, { name, runtime: 'local' }));
+  const agent = await findAgent(name).catch(() =>
+    call<AgentView>('POST', `${api}/v1/agents`, { name, runtime: values.runtime ?? 'local' }),
+  );
   const started = await call<{ deploymentId: string; workflowId: string }>(
     'POST',
     `${api}/v1/agents/${agent.id}/deployments`,
@@ -119,7 +168,8 @@ if (command === 'deploy' && (args[0] || values.git)) {
   console.log(agent.id);
 } else if (command === 'invoke' && args[0]) {
   const input: unknown = args[1] === undefined ? null : JSON.parse(args[1]);
-  const res = await fetch(`${gateway}/v1/agents/${args[0]}/invoke`, {
+  const agent = await findAgent(args[0]);
+  const res = await fetch(`${gateway}/v1/agents/${agent.id}/invoke`, {
     method: 'POST',
     headers,
     body: JSON.stringify({ input, stream: values.stream ?? false }),
@@ -129,9 +179,75 @@ if (command === 'deploy' && (args[0] || values.git)) {
   } else {
     console.log(JSON.stringify(await res.json(), null, 2));
   }
+} else if (command === 'rollback' && args[0]) {
+  const agent = await findAgent(args[0]);
+  const target = args[1] ?? (await previousLive(agent));
+  const started = await call<{ workflowId: string }>('POST', `${api}/v1/agents/${agent.id}/rollback`, {
+    deploymentId: target,
+  });
+  console.error(`rolling ${agent.name} (${agent.id}) back to ${target}, workflow ${started.workflowId}`);
+  const waitUntil = Date.now() + 5 * 60_000;
+  for (;;) {
+    const now = await call<AgentView>('GET', `${api}/v1/agents/${agent.id}`);
+    if (now.activeDeploymentId === target && now.rollbackWorkflowId === null) break;
+    if (now.rollbackWorkflowId === null && now.activeDeploymentId !== target)
+      throw new Error(
+        `the rollback did not complete; ${now.activeDeploymentId} still serves (see ${started.workflowId} in Temporal UI)`,
+      );
+    if (Date.now() > waitUntil) throw new Error('the rollback has not completed after 5 minutes; giving up waiting');
+    await sleep(100);
+  }
+  console.error(`${target} serves ${agent.name} again`);
+  console.log(target);
+} else if (command === 'secrets' && args[0] === 'list' && args[1]) {
+  const agent = await findAgent(args[1]);
+  const { items } = await call<{ items: { name: string; version: number; updatedAt: string }[] }>(
+    'GET',
+    `${api}/v1/agents/${agent.id}/secrets`,
+  );
+  if (items.length === 0) console.error(`${agent.name} has no secrets`);
+  for (const s of items) console.log(`${s.name}\tversion ${s.version}\t${s.updatedAt}`);
+} else if (command === 'secrets' && args[0] === 'set' && args[1] && args[2]) {
+  const agent = await findAgent(args[1]);
+  const value = await secretValue(args[3]);
+  const set = await call<{ name: string; version: number; status?: string; workflowId?: string }>(
+    'PUT',
+    `${api}/v1/agents/${agent.id}/secrets/${args[2]}`,
+    { value },
+  );
+  console.error(
+    set.status === 'pending'
+      ? `${set.name} version ${set.version} is being applied (workflow ${set.workflowId})`
+      : `${set.name} is set (version ${set.version}); ${agent.name} reads it as env.${set.name} on its next call`,
+  );
+} else if (command === 'secrets' && args[0] === 'rm' && args[1] && args[2]) {
+  const agent = await findAgent(args[1]);
+  await call('DELETE', `${api}/v1/agents/${agent.id}/secrets/${args[2]}`);
+  console.error(`${args[2]} is deleted from ${agent.name}`);
 } else {
   console.error(
-    'usage: webhost deploy <dir> [--name n] [--entry file] | webhost deploy --git <url> --ref <ref> [--path dir] [--entry file] --name n | webhost invoke <agentId> [json-input] [--stream]',
+    [
+      'usage:',
+      '  webhost deploy <dir> [--name n] [--entry file] [--runtime local|cloudflare|agentcore]',
+      '  webhost deploy --git <url> --ref <ref> [--path dir] [--entry file] --name n',
+      '  webhost invoke <agent> [json-input] [--stream]',
+      '  webhost rollback <agent> [<deploymentId>]',
+      '  webhost secrets set <agent> NAME [value] | secrets list <agent> | secrets rm <agent> NAME',
+    ].join('\n'),
   );
   process.exit(2);
+}
+
+/** The live deployment before the one that serves now: what a rollback goes back to by default. */
+async function previousLive(agent: AgentView): Promise<string> {
+  const { items } = await call<{ items: DeploymentView[] }>(
+    'GET',
+    `${api}/v1/agents/${agent.id}/deployments?limit=100`,
+  );
+  const active = items.find((d) => d.id === agent.activeDeploymentId);
+  const earlier = items.find(
+    (d) => d.status === 'live' && d.id !== agent.activeDeploymentId && (!active || d.version < active.version),
+  );
+  if (!earlier) throw new Error(`${agent.name} has no earlier live deployment to roll back to`);
+  return earlier.id;
 }
