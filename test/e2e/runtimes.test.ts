@@ -11,6 +11,7 @@ import type { Agent, Deployment, Runtime } from '../../lib/contracts/index.js';
 import { startFakeAgentCore, type FakeAgentCore } from '../fakes/agentcore/server.js';
 import { startFakeCloudflare, type FakeCloudflare } from '../fakes/cloudflare/server.js';
 import { agentSource } from '../helpers/fixtures.js';
+import { HOSTILE, PROBER } from '../security/agents.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 // One platform, three runtimes: local (workerd), Cloudflare (a fake Cloudflare API that runs
@@ -38,6 +39,9 @@ beforeAll(async () => {
   platform = await startPlatform({
     env: {
       LOG_LEVEL: 'debug',
+      // short, so the limits below are seen quickly
+      WEBHOST_INVOKE_TIMEOUT_MS: '6000',
+      WEBHOST_STREAM_MAX_MS: '3000',
       CLOUDFLARE_API_TOKEN: cloudflare.apiToken,
       CLOUDFLARE_ACCOUNT_ID: cloudflare.accountId,
       CLOUDFLARE_BASE_URL: cloudflare.apiUrl,
@@ -210,6 +214,73 @@ function torndown(runtime: Runtime, agent: Agent): boolean {
   const state = readdirSync(join(dir, 'agents')).filter((f) => f.startsWith(agent.id));
   return versions.length === 0 && state.length === 0;
 }
+
+// The hardening that lives in the gateway holds whatever the runtime: an agent that never
+// answers, streams forever or answers too much is cut off at its limit. Egress is the
+// runtime's own: workerd's public-only network on local and (in its fake) Cloudflare; on
+// AgentCore each session runs in its own microVM, which the fake (plain Node) does not model.
+describe.each(['cloudflare', 'agentcore'] as const)('the gateway’s limits hold on %s', (runtime) => {
+  it('cuts off an agent that never answers, streams forever, or answers 200 MiB', async () => {
+    const agent = (await api<Agent>('POST', '/v1/agents', { name: `hostile-${runtime}`, runtime })).body;
+    const started = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, {
+      source: HOSTILE,
+    });
+    await expect
+      .poll(async () => (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body.status, {
+        timeout: 120_000,
+        interval: 250,
+      })
+      .toBe('live');
+    const send = (input: string, stream = false) =>
+      fetch(`${platform.gatewayUrl}/v1/agents/${agent.id}/invoke`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ input, stream }),
+      });
+    const hang = await send('hang');
+    expect(hang.status).toBe(504);
+    expect(((await hang.json()) as { error: { code: string } }).error.code).toBe('timeout');
+    const endless = await send('endless', true);
+    const events: { event?: string; data: string }[] = [];
+    for await (const ev of endless
+      .body!.pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream()))
+      events.push(ev);
+    expect(events.at(-1)?.event).toBe('error');
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ code: 'timeout' });
+    const huge = await send('huge');
+    expect(huge.status).toBe(502);
+    expect(((await huge.json()) as { error: { code: string } }).error.code).toBe('reply_too_large');
+  });
+});
+
+describe('egress on cloudflare (fake)', () => {
+  it('finds the platform’s loopback services closed to its agent', async () => {
+    const agent = (await api<Agent>('POST', '/v1/agents', { name: 'prober-cloudflare', runtime: 'cloudflare' })).body;
+    const started = await api<{ deploymentId: string }>('POST', `/v1/agents/${agent.id}/deployments`, {
+      source: PROBER,
+    });
+    await expect
+      .poll(async () => (await api<Deployment>('GET', `/v1/deployments/${started.body.deploymentId}`)).body.status, {
+        timeout: 120_000,
+        interval: 250,
+      })
+      .toBe('live');
+    const targets = [platform.ports.api, platform.ports.temporalUi, platform.ports.runtime].map((port) => ({
+      host: '127.0.0.1',
+      port,
+    }));
+    const res = await call<{ output: { reached: boolean; via: string; port: number }[] }>(
+      platform.gatewayUrl,
+      'POST',
+      `/v1/agents/${agent.id}/invoke`,
+      { input: { targets } },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.output).toHaveLength(6);
+    expect(res.body.output.filter((r) => r.reached)).toEqual([]);
+  });
+});
 
 describe('the canary secret appears nowhere the platform keeps or says anything', () => {
   const forms = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex')];
