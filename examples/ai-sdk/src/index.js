@@ -1,6 +1,7 @@
 // An agent written with the Vercel AI SDK and Hono, deployed as it is: `webhost deploy examples/ai-sdk`.
 // The model is the AI SDK's own mock (`ai/test`), so it answers without a network or a key;
-// swap in a provider (`@ai-sdk/openai`, …) and a secret for a real one.
+// swap in a provider (`@ai-sdk/openai`, …) and a secret for a real one. It reads one secret,
+// `GREETING` (`webhost secrets set ai-sdk GREETING`), to show where secrets arrive: `c.env`.
 //   POST /invocations { input }  → JSON { output: { text }, usage }          (generateText)
 //                                → SSE, AI SDK UI message stream frames     (streamText), when the
 //                                  caller accepts text/event-stream (the gateway's `stream: true`)
@@ -10,8 +11,9 @@ import { MockLanguageModelV4 } from 'ai/test';
 import { Hono } from 'hono';
 
 /** What the mock model says to a prompt: a few words, so a stream has several chunks. */
-function reply(prompt) {
-  return `You said: ${prompt}. This answer comes from the AI SDK mock model, streamed word by word.`;
+function reply(prompt, greeting) {
+  const opening = greeting ? `${greeting}! ` : '';
+  return `${opening}You said: ${prompt}. This answer comes from the AI SDK mock model, streamed word by word.`;
 }
 
 function usageOf(prompt, text) {
@@ -24,8 +26,8 @@ function usageOf(prompt, text) {
 }
 
 /** A model that needs no network: the reply at once, or streamed a word at a time. */
-function mockModel(prompt) {
-  const text = reply(prompt);
+function mockModel(prompt, greeting) {
+  const text = reply(prompt, greeting);
   const usage = usageOf(prompt, text);
   const finishReason = { unified: 'stop', raw: 'stop' };
   return new MockLanguageModelV4({
@@ -59,7 +61,7 @@ app.get('/ping', (c) => c.json({ status: 'Healthy' }));
 app.post('/invocations', async (c) => {
   const { input } = await c.req.json();
   const prompt = promptOf(input);
-  const model = mockModel(prompt);
+  const model = mockModel(prompt, c.env?.GREETING);
   if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
     const result = streamText({ model, prompt });
     // the finish frame carries the token usage, which the platform's shim reads
