@@ -17,6 +17,12 @@ import { signLocalToken } from '../lib/auth/sign.js';
 import { configFromEnv } from '../lib/config.js';
 import { FILES_MAX_COUNT, FILES_MAX_TOTAL_BYTES, type DeploymentSource } from '../lib/contracts/index.js';
 
+// A failed call is reported as one line (the api's error code and message), not a stack trace.
+process.on('uncaughtException', (err) => {
+  console.error(`webhost: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
+
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
