@@ -206,10 +206,15 @@ describe('a hostile tenant cannot stall, starve or crash another', () => {
       },
       'memory hog (JavaScript objects)': async () => {
         const res = await invoke(mallory, hostile.heap!, { input: 'heap' });
-        expect(res.status).toBe(503);
         // V8 aborts it at its heap limit, unless its collector, thrashing near that limit, runs
-        // past the CPU limit first (shortened to 2 s here): stopped either way, saying why
-        expect((await envelope(res)).message).toMatch(/out of memory|CPU limit/);
+        // past the CPU limit first (shortened to 2 s here), or, on a machine busy with other
+        // work, the call outlasts the invoke time limit first: cut off either way, saying why
+        const err = await envelope(res);
+        if (res.status === 504) expect(err.code).toBe('timeout');
+        else {
+          expect(res.status).toBe(503);
+          expect(err.message).toMatch(/out of memory|CPU limit/);
+        }
       },
       'CPU hog (a busy loop)': async () => {
         const res = await invoke(mallory, hostile.cpu!, { input: 'cpu' });
