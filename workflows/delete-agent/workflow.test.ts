@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeSecret, deleteAgent } from '../../api/orchestrate.js';
 import { newId } from '../../lib/ids.js';
@@ -82,5 +83,43 @@ describe('delete-agent workflow', () => {
     expect(again.agent.status).toBe('deleted');
     const second = env.client.workflow.getHandle<typeof deleteAgentWorkflow>(again.workflowId);
     expect(await second.result()).toEqual({ agentId: agent.id });
+  });
+
+  it('when the runtime refuses the teardown, the agent stays deleted and a second delete finishes it', async () => {
+    const ownerId = newId('usr');
+    await env.store.ensureUser(ownerId, new Date());
+    const agent = await env.store.createAgent({
+      id: newId('agt'),
+      ownerId,
+      name: 'stubborn',
+      runtime: 'local',
+      now: new Date(),
+    });
+    const v1 = await deployLive(env, ownerId, agent.id, echoVersion('v1'));
+    const deps = {
+      store: env.store,
+      workflows: env.workflows,
+      deployableRuntimes: ['local'] as const,
+      log: pino({ level: 'silent' }),
+    };
+
+    env.failNext('destroyAgentRuntime');
+    const first = await deleteAgent(deps, { ownerId, agentId: agent.id, actor: `user:${ownerId}` });
+    const failed = await env.client.workflow
+      .getHandle(first.workflowId)
+      .result()
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(WorkflowFailedError);
+    // not serving, not audited as deleted, its version still at the runtime
+    await expect(env.store.getServingTarget(ownerId, agent.id)).rejects.toMatchObject({ code: 'not_found' });
+    expect((await env.store.listAudit(ownerId, { limit: 5 })).items.map((e) => e.action)).not.toContain(
+      'agent.deleted',
+    );
+    expect(await env.runtime.host.activeVersion(agent.id)).toBe(v1.versionRef);
+
+    const again = await deleteAgent(deps, { ownerId, agentId: agent.id, actor: `user:${ownerId}` });
+    expect(await env.client.workflow.getHandle(again.workflowId).result()).toEqual({ agentId: agent.id });
+    expect(await env.runtime.host.activeVersion(agent.id)).toBeNull();
+    expect((await env.store.listAudit(ownerId, { limit: 5 })).items.map((e) => e.action)).toContain('agent.deleted');
   });
 });
