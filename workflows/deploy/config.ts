@@ -14,3 +14,6 @@ export const buildTaskQueueFor = (taskQueue: string) => `${taskQueue}-build`;
 
 /** Patch id: builds moved to their own task queue (deployments started before it build on the deploy queue). */
 export const BUILD_QUEUE_PATCH = 'builds-on-build-queue';
+
+/** Patch id: the deploy's store calls run as local activities (deployments started before it call them as activities). */
+export const LOCAL_STORE_PATCH = 'store-calls-local';

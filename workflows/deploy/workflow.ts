@@ -6,18 +6,21 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
 import { DeploymentErrorCode, PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
-import { BUILD_QUEUE_PATCH, buildTaskQueueFor, DEFAULT_HEALTH_CHECK } from './config.js';
+import { BUILD_QUEUE_PATCH, buildTaskQueueFor, DEFAULT_HEALTH_CHECK, LOCAL_STORE_PATCH } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
 
 // Store writes are small and local; a failure is a blip of the database, so retry quickly
-// and for a while before the workflow gives up on the step.
-const store = proxyActivities<Activities>({
+// and for a while before the workflow gives up on the step. They run as local activities (in
+// the workflow's own task, with no round trip through a task queue), except in deployments
+// recorded before that (LOCAL_STORE_PATCH).
+const STORE_OPTIONS = {
   startToCloseTimeout: '15s',
   retry: {
     initialInterval: '250ms',
@@ -26,7 +29,9 @@ const store = proxyActivities<Activities>({
     maximumAttempts: 20,
     nonRetryableErrorTypes: PERMANENT,
   },
-});
+} as const;
+const localStore = proxyLocalActivities<Activities>(STORE_OPTIONS);
+const remoteStore = proxyActivities<Activities>(STORE_OPTIONS);
 
 // Bundling runs esbuild on the user's source in a process of its own, held to the build
 // limits (time, memory, size): CPU-bound, so it heartbeats. A build error is permanent
@@ -66,6 +71,7 @@ const provider = proxyActivities<Activities>({
  * deployment keeps serving, and marks the deployment failed (or canceled) with the reason.
  */
 export async function deployWorkflow(input: DeployInput): Promise<DeployResult> {
+  const store = patched(LOCAL_STORE_PATCH) ? localStore : remoteStore;
   const ref = { ownerId: input.ownerId, agentId: input.agentId, deploymentId: input.deploymentId };
   const hc = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
   const health = proxyActivities<Activities>({

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -11,8 +12,10 @@ import type { Activities } from '../../activities/index.js';
 import { PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
 import { rollbackProgressQuery, type RollbackInput, type RollbackResult, type RollbackStep } from './messages.js';
 
-// Store calls: small and local; retried quickly for a while.
-const store = proxyActivities<Activities>({
+// Store calls: small, run as local activities (in the workflow's own task, no round trip
+// through a task queue: a rollback is meant to take a fraction of a second); retried quickly
+// for a while.
+const store = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: {
     initialInterval: '100ms',

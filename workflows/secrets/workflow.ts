@@ -4,6 +4,7 @@ import {
   CancellationScope,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
@@ -15,7 +16,8 @@ import {
   type SecretChangeStep,
 } from './messages.js';
 
-const store = proxyActivities<Activities>({
+// Store calls: small, run as local activities (no round trip through a task queue).
+const store = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: {
     initialInterval: '100ms',
