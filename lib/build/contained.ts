@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
 import { mkdirSync, renameSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -62,24 +63,7 @@ export async function buildContained(
   limits: BuildLimits,
   opts: { signal?: AbortSignal; onProgress?: () => void; config?: BuildConfig; npm?: readonly string[] } = {},
 ): Promise<ProjectBuildResult> {
-  const child = spawn(process.execPath, [`--max-old-space-size=${limits.memoryMb}`, childEntry()], {
-    detached: true, // its own process group, so the bundler below it dies with it
-    stdio: ['pipe', 'pipe', 'pipe'],
-    // GOMAXPROCS: the bundler takes one core, whatever the source does
-    // (proxy and CA settings pass on to npm and git, which fetch over the operator's network)
-    env: {
-      ...networkEnv(),
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      GOMEMLIMIT: `${limits.memoryMb}MiB`,
-      GOMAXPROCS: '1',
-      NODE_ENV: 'production',
-    },
-  });
-  try {
-    if (child.pid) setPriority(child.pid, BUILD_NICENESS);
-  } catch {
-    // not allowed here; the limits below still hold
-  }
+  const child = takeChild(limits.memoryMb);
 
   let killedFor: string | null = null;
   const kill = (why: string) => {
@@ -145,6 +129,67 @@ export async function buildContained(
     clearInterval(sampler);
     opts.signal?.removeEventListener('abort', onAbort);
     kill('the build ended'); // anything of the group still running
+  }
+}
+
+/**
+ * One build child started ahead of time per memory limit: the next build finds a Node process
+ * that has already loaded the bundler, and does not wait for one to start (about 0.2 s). It
+ * waits on its stdin without holding this process open, and dies with it.
+ */
+const spares = new Map<number, ChildProcess>();
+process.once('exit', () => {
+  for (const spare of spares.values()) killGroup(spare);
+});
+
+function takeChild(memoryMb: number): ChildProcess {
+  const spare = spares.get(memoryMb);
+  spares.delete(memoryMb);
+  const child = spare && spare.exitCode === null && spare.signalCode === null ? spare : startChild(memoryMb);
+  holdOpen(child, true);
+  setImmediate(() => {
+    if (!spares.has(memoryMb)) spares.set(memoryMb, holdOpen(startChild(memoryMb), false));
+  });
+  return child;
+}
+
+function startChild(memoryMb: number): ChildProcess {
+  const child: ChildProcess = spawn(process.execPath, [`--max-old-space-size=${memoryMb}`, childEntry()], {
+    detached: true, // its own process group, so the bundler below it dies with it
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // GOMAXPROCS: the bundler takes one core, whatever the source does
+    // (proxy and CA settings pass on to npm and git, which fetch over the operator's network)
+    env: {
+      ...networkEnv(),
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GOMEMLIMIT: `${memoryMb}MiB`,
+      GOMAXPROCS: '1',
+      NODE_ENV: 'production',
+    },
+  });
+  child.on('error', () => undefined); // reported to the build that takes it, if any
+  try {
+    if (child.pid) setPriority(child.pid, BUILD_NICENESS);
+  } catch {
+    // not allowed here; the limits below still hold
+  }
+  return child;
+}
+
+/** Whether the child (and its pipes) keep this process running: only while a build uses it. */
+function holdOpen(child: ChildProcess, hold: boolean): ChildProcess {
+  for (const handle of [child, child.stdin, child.stdout, child.stderr] as (ChildProcess | Socket)[]) {
+    if (hold) handle.ref();
+    else handle.unref();
+  }
+  return child;
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
