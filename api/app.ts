@@ -20,7 +20,7 @@ export function createApiApp(deps: ApiDeps) {
   const user = new Hono<AuthedEnv>()
     .use(
       '*',
-      requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date())),
+      requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date(), deps.defaultTier ?? 'pro')),
     )
     .route('/agents', agentRoutes(deps))
     .route('/', deploymentRoutes(deps))

@@ -1,5 +1,5 @@
 import type { Authenticator } from '../lib/auth/verify.js';
-import type { Runtime } from '../lib/contracts/index.js';
+import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
@@ -12,6 +12,8 @@ export interface ApiDeps {
   /** Runtimes this platform has a provider for; deploys to others are refused up front. */
   deployableRuntimes: readonly Runtime[];
   log: Logger;
+  /** The tier a user starts on when first seen (billing off: `WEBHOST_DEFAULT_TIER`). */
+  defaultTier?: Tier;
   /** Live updates for `GET /v1/events`; started by whoever composes the api. */
   changes: ChangeFeed;
 }

@@ -8,6 +8,7 @@ import {
 } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
 import { requireRuntime } from '../lib/runtime/availability.js';
+import { requireRuntimeEntitlement } from './entitlements.js';
 import { deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import { deployWorkflowId } from '../workflows/deploy/config.js';
 import { DeploymentErrorCode, PermanentFailure } from '../workflows/failures.js';
@@ -59,6 +60,7 @@ export async function startDeployment(deps: Deps, input: StartDeploymentInput): 
   const { store } = deps;
   const agent = await store.getAgent(input.ownerId, input.agentId);
   requireRuntime(agent.runtime, deps.deployableRuntimes);
+  await requireRuntimeEntitlement(store, input.ownerId, agent.runtime);
   const id = newId('dep');
   return recordThenStart(deps, 'deploy', {
     record: () =>

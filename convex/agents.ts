@@ -15,10 +15,25 @@ async function nameTaken(db: QueryCtx['db'], ownerId: string, name: string, exce
 }
 
 export const create = serviceMutation({
-  args: { agentId: v.string(), ownerId: v.string(), name: v.string(), runtime, now: v.number() },
+  args: {
+    agentId: v.string(),
+    ownerId: v.string(),
+    name: v.string(),
+    runtime,
+    now: v.number(),
+    maxAgents: v.optional(v.number()),
+  },
   returns: agentOut,
-  handler: async (ctx, { agentId, ownerId, name, runtime, now }) => {
+  handler: async (ctx, { agentId, ownerId, name, runtime, now, maxAgents }) => {
     if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
+    if (maxAgents !== undefined) {
+      // a mutation is serializable: two creates at once cannot both see room for one more
+      const active = await ctx.db
+        .query('agents')
+        .withIndex('by_ownerId_status_agentId', (q) => q.eq('ownerId', ownerId).eq('status', 'active'))
+        .take(maxAgents + 1);
+      if (active.length >= maxAgents) fail('entitlement_required', `at most ${maxAgents} agents on this account`);
+    }
     if (
       await ctx.db
         .query('agents')

@@ -10,7 +10,7 @@ import {
 // the wrappers below, so none can forget to check who is calling.
 
 /** The codes a caller of the store sees (they map one to one onto `AppError` codes). */
-export type StoreErrorCode = 'not_found' | 'conflict' | 'validation_failed';
+export type StoreErrorCode = 'not_found' | 'conflict' | 'validation_failed' | 'entitlement_required';
 export type StoreErrorData = { code: StoreErrorCode; message: string };
 
 export function fail(code: StoreErrorCode, message: string): never {

@@ -3,6 +3,7 @@ import type { Doc } from './_generated/dataModel.js';
 import type { MutationCtx, QueryCtx } from './_generated/server.js';
 import { fail } from './functions.js';
 import {
+  addOn,
   agentStatus,
   billingState,
   deploymentStatus,
@@ -95,6 +96,7 @@ export const toDeployment = (d: DeploymentDoc): DeploymentOut => ({
 export const userOut = v.object({
   id: v.string(),
   tier,
+  addOns: v.array(addOn),
   defaultRuntime: runtime,
   billing: billingState,
   createdAt: v.string(),

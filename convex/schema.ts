@@ -2,6 +2,7 @@ import { defineSchema, defineTable } from 'convex/server';
 import { v, type Infer } from 'convex/values';
 import { literals } from 'convex-helpers/validators';
 import {
+  AddOn,
   AgentStatus,
   DeploymentStatus,
   DeployStep,
@@ -19,6 +20,7 @@ import {
 
 export const runtime = literals(...Runtime.options);
 export const tier = literals(...Tier.options);
+export const addOn = literals(...AddOn.options);
 export const agentStatus = literals(...AgentStatus.options);
 export const deploymentStatus = literals(...DeploymentStatus.options);
 export const changeKind = literals('agent', 'deployment');
@@ -56,6 +58,8 @@ export type UsageTotalsDoc = Infer<typeof usageTotalsObject>;
 export const user = v.object({
   userId: v.string(),
   tier,
+  /** Extras bought on top of the tier (absent on users written before add-ons existed). */
+  addOns: v.optional(v.array(addOn)),
   defaultRuntime: runtime,
   billing: billingState,
   /**

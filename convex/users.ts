@@ -2,11 +2,12 @@ import { v } from 'convex/values';
 import type { Doc } from './_generated/dataModel.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
 import { findUser, iso, userOut } from './model.js';
-import { tier } from './schema.js';
+import { addOn, tier } from './schema.js';
 
 const toUser = (d: Doc<'users'>) => ({
   id: d.userId,
   tier: d.tier,
+  addOns: d.addOns ?? [],
   defaultRuntime: d.defaultRuntime,
   billing: d.billing,
   createdAt: iso(d.createdAt),
@@ -14,13 +15,14 @@ const toUser = (d: Doc<'users'>) => ({
 
 /** Creates the user row on first sight; later calls change nothing. */
 export const ensure = serviceMutation({
-  args: { userId: v.string(), now: v.number() },
+  args: { userId: v.string(), now: v.number(), tier: v.optional(tier) },
   returns: v.null(),
-  handler: async (ctx, { userId, now }) => {
+  handler: async (ctx, { userId, now, tier }) => {
     if (await findUser(ctx.db, userId)) return null;
     await ctx.db.insert('users', {
       userId,
-      tier: 'free',
+      tier: tier ?? 'free',
+      addOns: [],
       defaultRuntime: 'local',
       billing: { customerId: null, subscriptionId: null, subscriptionItemId: null, status: null },
       telemetryFrom: null,
@@ -49,6 +51,19 @@ export const setTier = serviceMutation({
     if (user === null) fail('not_found', 'user not found');
     await ctx.db.patch(user._id, { tier, updatedAt: now });
     return toUser({ ...user, tier });
+  },
+});
+
+/** Replaces the user's add-ons. */
+export const setAddOns = serviceMutation({
+  args: { userId: v.string(), addOns: v.array(addOn), now: v.number() },
+  returns: userOut,
+  handler: async (ctx, { userId, addOns, now }) => {
+    const user = await findUser(ctx.db, userId);
+    if (user === null) fail('not_found', 'user not found');
+    const sorted = [...new Set(addOns)].sort();
+    await ctx.db.patch(user._id, { addOns: sorted, updatedAt: now });
+    return toUser({ ...user, addOns: sorted });
   },
 });
 

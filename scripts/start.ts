@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
+import { defaultTierFromEnv } from '../api/entitlements.js';
 import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflows } from '../api/temporal.js';
 import { createGatewayApp } from '../gateway/app.js';
@@ -137,6 +138,7 @@ try {
       authenticate,
       workflows: temporalWorkflows(client),
       deployableRuntimes: runtimes,
+      defaultTier: defaultTierFromEnv(process.env),
       log: createLogger('api'),
       changes,
     }).fetch,

@@ -8,6 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { deleteAgent } from '../orchestrate.js';
 import { idempotency } from '../../lib/http/idempotency.js';
 import { requireRuntime } from '../../lib/runtime/availability.js';
+import { agentLimitError, maxAgentsOf, requireRuntimeEntitlement } from '../entitlements.js';
 
 const AgentParam = z.object({ agentId: Id });
 
@@ -17,13 +18,22 @@ export function agentRoutes(deps: ApiDeps) {
   return (
     new Hono<AuthedEnv>()
       .post('/', idempotency(store), validate('json', CreateAgentBody), async (c) => {
-        requireRuntime(c.req.valid('json').runtime, deps.deployableRuntimes);
-        const agent = await store.createAgent({
-          id: newId('agt'),
-          ownerId: c.get('userId'),
-          now: new Date(),
-          ...c.req.valid('json'),
-        });
+        const body = c.req.valid('json');
+        const ownerId = c.get('userId');
+        requireRuntime(body.runtime, deps.deployableRuntimes);
+        const user = await requireRuntimeEntitlement(store, ownerId, body.runtime);
+        const max = maxAgentsOf(user.tier);
+        const agent = await store
+          .createAgent({
+            id: newId('agt'),
+            ownerId,
+            now: new Date(),
+            ...body,
+            ...(max === undefined ? {} : { maxAgents: max }),
+          })
+          .catch((err: unknown) => {
+            throw agentLimitError(user.tier, err);
+          });
         return c.json(agent, 201);
       })
       .get('/', validate('query', PageQuery), async (c) =>
@@ -37,7 +47,10 @@ export function agentRoutes(deps: ApiDeps) {
         const body = c.req.valid('json');
         const ownerId = c.get('userId');
         // The runtime is checked before anything changes; a rename and a move are applied in turn.
-        if (body.runtime) requireRuntime(body.runtime, deps.deployableRuntimes);
+        if (body.runtime) {
+          requireRuntime(body.runtime, deps.deployableRuntimes);
+          await requireRuntimeEntitlement(store, ownerId, body.runtime);
+        }
         let agent = body.name
           ? await store.renameAgent({ ownerId, agentId, name: body.name, now: new Date() })
           : await store.getAgent(ownerId, agentId);

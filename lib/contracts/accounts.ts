@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Runtime } from './common.js';
-import { Tier } from './tiers.js';
+import { AddOn, Tier } from './tiers.js';
 
 export const BillingState = z.object({
   customerId: z.string().nullable(),
@@ -13,6 +13,8 @@ export type BillingState = z.infer<typeof BillingState>;
 export const User = z.object({
   id: z.string(),
   tier: Tier,
+  /** Extras bought on top of the tier (AgentCore on pro). */
+  addOns: z.array(AddOn),
   defaultRuntime: Runtime,
   billing: BillingState,
   createdAt: z.string(),

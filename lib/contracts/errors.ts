@@ -18,16 +18,13 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
-export const errorStatus: Record<
-  ErrorCode,
-  400 | 401 | 402 | 403 | 404 | 409 | 413 | 429 | 431 | 500 | 502 | 503 | 504
-> = {
+export const errorStatus: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 429 | 431 | 500 | 502 | 503 | 504> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   validation_failed: 400,
   conflict: 409,
-  entitlement_required: 402,
+  entitlement_required: 403,
   limit_exceeded: 429,
   payload_too_large: 413,
   headers_too_large: 431,

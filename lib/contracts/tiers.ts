@@ -27,3 +27,39 @@ export const TIER_LIMITS: Record<Tier, TierLimits> = {
     telemetryRetentionDays: 365,
   },
 };
+
+/** Paid extras on top of a tier: AgentCore on pro. */
+export const AddOn = z.enum(['agentcore']);
+export type AddOn = z.infer<typeof AddOn>;
+
+/** What a tier (with its add-ons) lets an owner do: the api refuses the rest with `entitlement_required`. */
+export interface Entitlement {
+  tier: Tier;
+  addOns: readonly AddOn[];
+}
+
+const TIER_ORDER: Tier[] = ['free', 'starter', 'pro', 'enterprise'];
+
+/** Whether the runtime is open to this tier and add-ons (AgentCore: enterprise, or pro with the add-on). */
+export function runtimeAllowed(e: Entitlement, runtime: Runtime): boolean {
+  if (TIER_LIMITS[e.tier].runtimes.includes(runtime)) return true;
+  return runtime === 'agentcore' && e.tier === 'pro' && e.addOns.includes('agentcore');
+}
+
+/** Why the runtime is not open to this owner, naming what would open it; null when it is open. */
+export function runtimeRefusal(e: Entitlement, runtime: Runtime): string | null {
+  if (runtimeAllowed(e, runtime)) return null;
+  const opens = runtime === 'agentcore' ? 'the enterprise tier, or pro with the AgentCore add-on' : 'another tier';
+  return `the ${runtime} runtime needs ${opens}; this account is on ${e.tier}`;
+}
+
+/** Why one more agent is refused on this tier (it has `active` already), naming the tiers that allow it; null when allowed. */
+export function agentCountRefusal(tier: Tier, active: number): string | null {
+  const max = TIER_LIMITS[tier].agents;
+  if (max === null || active < max) return null;
+  const higher = TIER_ORDER.slice(TIER_ORDER.indexOf(tier) + 1).map((t) => {
+    const n = TIER_LIMITS[t].agents;
+    return `${t} (${n === null ? 'unlimited' : n})`;
+  });
+  return `the ${tier} tier allows ${max} agent${max === 1 ? '' : 's'}; delete one, or move to ${higher.join(' or ')}`;
+}

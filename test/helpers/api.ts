@@ -2,12 +2,20 @@ import { pino } from 'pino';
 import { createApiApp } from '../../api/app.js';
 import { ChangeFeed } from '../../api/change-feed.js';
 import type { Workflows } from '../../api/temporal.js';
+import type { Runtime, Tier } from '../../lib/contracts/index.js';
 import type { Store } from '../../lib/store/index.js';
 import { localAuth } from './auth.js';
 import { client } from './http.js';
 
-/** The api app over a store and a Temporal port, with local auth and a started change feed. */
-export async function apiUnderTest(store: Store, workflows: Workflows) {
+/**
+ * The api app over a store and a Temporal port, with local auth and a started change feed;
+ * the local runtime only unless told otherwise, new users on pro unless told otherwise.
+ */
+export async function apiUnderTest(
+  store: Store,
+  workflows: Workflows,
+  opts: { runtimes?: Runtime[]; defaultTier?: Tier } = {},
+) {
   const auth = localAuth();
   const changes = new ChangeFeed(store);
   await changes.start();
@@ -16,7 +24,8 @@ export async function apiUnderTest(store: Store, workflows: Workflows) {
     store,
     authenticate: auth.authenticate,
     workflows,
-    deployableRuntimes: ['local'],
+    deployableRuntimes: opts.runtimes ?? ['local'],
+    defaultTier: opts.defaultTier ?? 'pro',
     log,
     changes,
   });

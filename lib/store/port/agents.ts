@@ -46,7 +46,16 @@ export interface AgentRef {
   agentId: string;
 }
 
-export type CreateAgentInput = { id: string; ownerId: string; now: Date } & CreateAgentBody;
+export type CreateAgentInput = {
+  id: string;
+  ownerId: string;
+  now: Date;
+  /**
+   * The most active agents the owner may have (its tier's); past it the create is refused with
+   * `entitlement_required`, checked in the same transaction as the insert. Absent: no limit.
+   */
+  maxAgents?: number;
+} & CreateAgentBody;
 
 export interface RenameAgentInput extends AgentRef {
   name: string;
@@ -75,7 +84,16 @@ export interface ServingTarget {
 }
 
 export const agentRules: Rules<AgentStore> = {
-  createAgent: z.tuple([z.object({ id: Id, ownerId: Id, name: AgentName, runtime: Runtime, now: Instant })]),
+  createAgent: z.tuple([
+    z.object({
+      id: Id,
+      ownerId: Id,
+      name: AgentName,
+      runtime: Runtime,
+      now: Instant,
+      maxAgents: z.number().int().min(0).optional(),
+    }),
+  ]),
   getAgent: z.tuple([Id, Id]),
   findAgent: z.tuple([Id, Id]),
   setAgentRuntime: z.tuple([z.object({ ownerId: Id, agentId: Id, runtime: Runtime, now: Instant })]),

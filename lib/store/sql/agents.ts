@@ -13,13 +13,26 @@ export function sqlAgents(db: SqlClient): AgentStore {
   return {
     async createAgent(input) {
       try {
-        const { rows } = await db.query(
-          `insert into agents (id, owner_id, name, runtime, created_at, updated_at)
-           values ($1, $2, $3, $4, $5, $5) returning *`,
-          [input.id, input.ownerId, input.name, input.runtime, input.now],
-        );
-        await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.id });
-        return toAgent(rows[0]!);
+        return await db.transaction(async (tx) => {
+          if (input.maxAgents !== undefined) {
+            // the owner's row, locked: two creates at once count one after the other
+            await tx.query('select 1 from users where id = $1 for update', [input.ownerId]);
+            const { rows: counted } = await tx.query<{ n: string | number }>(
+              `select count(*) as n from agents where owner_id = $1 and status = 'active'`,
+              [input.ownerId],
+            );
+            if (Number(counted[0]!.n) >= input.maxAgents) {
+              throw new AppError('entitlement_required', `at most ${input.maxAgents} agents on this account`);
+            }
+          }
+          const { rows } = await tx.query(
+            `insert into agents (id, owner_id, name, runtime, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $5) returning *`,
+            [input.id, input.ownerId, input.name, input.runtime, input.now],
+          );
+          await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: input.id });
+          return toAgent(rows[0]!);
+        });
       } catch (err) {
         if (isUniqueViolation(err, 'agents_by_owner_name')) throw nameTaken(input.name);
         throw err;

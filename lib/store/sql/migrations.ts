@@ -197,4 +197,11 @@ export const migrations: readonly { version: number; name: string; sql: string }
       alter table deployments add column framework text, add column commit_sha text;
     `,
   },
+  {
+    version: 5,
+    name: 'add-ons on users (AgentCore on pro)',
+    sql: `
+      alter table users add column add_ons jsonb not null default '[]';
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
-import { notFound, type BillingState, type Tier, type User } from '../../contracts/index.js';
+import { notFound, type AddOn, type BillingState, type Tier, type User } from '../../contracts/index.js';
 import type { UserStore } from '../port/index.js';
 import type { SqlClient } from './client.js';
-import { iso, type Row } from './rows.js';
+import { iso, json, type Row } from './rows.js';
 
 const BILLING_COLUMNS: Record<keyof BillingState, string> = {
   customerId: 'billing_customer_id',
@@ -14,6 +14,7 @@ function toUser(r: Row): User {
   return {
     id: r.id as string,
     tier: r.tier as Tier,
+    addOns: json<AddOn[] | null>(r.add_ons) ?? [],
     defaultRuntime: r.default_runtime as User['defaultRuntime'],
     billing: {
       customerId: (r.billing_customer_id as string | null) ?? null,
@@ -32,8 +33,12 @@ export function sqlUsers(db: SqlClient): UserStore {
     return toUser(rows[0]);
   };
   return {
-    async ensureUser(userId, now) {
-      await db.query('insert into users (id, created_at) values ($1, $2) on conflict (id) do nothing', [userId, now]);
+    async ensureUser(userId, now, tier = 'free') {
+      await db.query('insert into users (id, tier, created_at) values ($1, $3, $2) on conflict (id) do nothing', [
+        userId,
+        now,
+        tier,
+      ]);
     },
 
     getUser,
@@ -42,6 +47,15 @@ export function sqlUsers(db: SqlClient): UserStore {
       const { rows } = await db.query('update users set tier = $2 where id = $1 returning *', [
         input.userId,
         input.tier,
+      ]);
+      if (!rows[0]) throw notFound('user');
+      return toUser(rows[0]);
+    },
+
+    async setUserAddOns(input) {
+      const { rows } = await db.query('update users set add_ons = $2::jsonb where id = $1 returning *', [
+        input.userId,
+        JSON.stringify([...new Set(input.addOns)].sort()),
       ]);
       if (!rows[0]) throw notFound('user');
       return toUser(rows[0]);
