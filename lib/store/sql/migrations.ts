@@ -197,4 +197,12 @@ export const migrations: readonly { version: number; name: string; sql: string }
       alter table deployments add column framework text, add column commit_sha text;
     `,
   },
+  {
+    version: 5,
+    name: 'API keys may be bound to one agent',
+    sql: `
+      -- Null: the key invokes any of its owner's agents.
+      alter table api_keys add column agent_id text references agents(id);
+    `,
+  },
 ];
