@@ -4,6 +4,7 @@ import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
 import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { agentRoutes } from './routes/agents.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
@@ -26,6 +27,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
+    .route('/api-keys', apiKeyRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (

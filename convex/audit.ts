@@ -1,11 +1,8 @@
 import { v } from 'convex/values';
 import { serviceMutation, serviceQuery } from './functions.js';
-import { auditEntryOut, toAuditEntry } from './model.js';
+import { auditEntryOut, insertAudit, toAuditEntry } from './model.js';
 
-/**
- * Appends to an owner's audit log under the next number of that owner's log. Two concurrent
- * appends read the same last entry, so Convex retries one of them: numbers never repeat.
- */
+/** Appends to an owner's audit log (`insertAudit`: numbered in order, never repeating). */
 export const append = serviceMutation({
   args: {
     ownerId: v.string(),
@@ -18,12 +15,7 @@ export const append = serviceMutation({
   },
   returns: v.null(),
   handler: async (ctx, { now, ...entry }) => {
-    const last = await ctx.db
-      .query('auditLog')
-      .withIndex('by_ownerId_seq', (q) => q.eq('ownerId', entry.ownerId))
-      .order('desc')
-      .first();
-    await ctx.db.insert('auditLog', { ...entry, seq: (last?.seq ?? 0) + 1, at: now });
+    await insertAudit(ctx.db, { ...entry, at: now });
     return null;
   },
 });

@@ -14,6 +14,7 @@ import {
   tier,
   usageTotals,
   type AgentDoc,
+  type AuditEntryDoc,
   type BillingPeriodDoc,
   type ChangeDoc,
   type DeploymentDoc,
@@ -194,4 +195,21 @@ export async function ownedDeployment(db: Reader, ownerId: string, deploymentId:
 /** Tells watchers (`convex/watch.ts`) about a change, in the transaction that makes it. */
 export async function recordChange(ctx: MutationCtx, change: ChangeDoc): Promise<void> {
   await ctx.db.insert('changes', change);
+}
+
+/**
+ * Appends to an owner's audit log under the next number of that owner's log, inside the
+ * mutation that made the change. Two concurrent appends read the same last entry, so Convex
+ * retries one of them: numbers never repeat.
+ */
+export async function insertAudit(
+  db: MutationCtx['db'],
+  entry: Omit<AuditEntryDoc, 'seq' | 'details'> & { details: string | null },
+): Promise<void> {
+  const last = await db
+    .query('auditLog')
+    .withIndex('by_ownerId_seq', (q) => q.eq('ownerId', entry.ownerId))
+    .order('desc')
+    .first();
+  await db.insert('auditLog', { ...entry, seq: (last?.seq ?? 0) + 1 });
 }

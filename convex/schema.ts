@@ -143,6 +143,8 @@ export const apiKey = v.object({
   name: v.string(),
   prefix: v.string(),
   hash: v.string(),
+  /** The one agent the key may invoke; absent or null: any of the owner's. */
+  agentId: v.optional(v.nullable(v.string())),
   createdAt: v.number(),
   revokedAt: v.nullable(v.number()),
 });

@@ -3,12 +3,14 @@ import type { Runtime } from '../lib/contracts/index.js';
 import type { AgentLimits } from '../lib/limits.js';
 import type { Logger } from '../lib/log.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
-import type { IdempotencyStore } from '../lib/store/index.js';
+import type { ApiKeyStore, IdempotencyStore } from '../lib/store/index.js';
 import type { ServingCache } from './serving-cache.js';
 
 export interface GatewayDeps {
   serving: ServingCache;
   authenticate: Authenticator;
+  /** API keys, looked up by hash on every invoke that presents one (no cache: revocation is immediate). */
+  apiKeys: Pick<ApiKeyStore, 'findApiKeyByHash'>;
   providers: Partial<Record<Runtime, RuntimeProvider>>;
   /** The invoke time, stream time and reply size limits (lib/limits.ts). */
   limits: Pick<AgentLimits, 'invokeTimeoutMs' | 'streamMaxMs' | 'replyMaxBytes'>;

@@ -96,3 +96,9 @@ function group<G extends keyof Limits>(env: NodeJS.ProcessEnv, g: G): Limits[G] 
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
   return { agent: group(env, 'agent'), build: group(env, 'build') };
 }
+
+/**
+ * Unrevoked API keys one owner may hold at once (a key costs a row and a lookup per request);
+ * one more is `409 conflict` until a key is revoked.
+ */
+export const API_KEYS_PER_OWNER = 50;

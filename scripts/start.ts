@@ -152,6 +152,7 @@ try {
     createGatewayApp({
       serving,
       authenticate,
+      apiKeys: store,
       providers,
       limits: limits.agent,
       idempotency: store,

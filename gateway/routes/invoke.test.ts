@@ -3,12 +3,14 @@ import { connect, type Socket } from 'node:net';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVOKE_MAX_BODY_BYTES, InvokeResponse } from '../../lib/contracts/index.js';
+import { CreatedApiKey, INVOKE_MAX_BODY_BYTES, InvokeResponse } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
+import { apiUnderTest } from '../../test/helpers/api.js';
 import { localAuth } from '../../test/helpers/auth.js';
 import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
 import { agentSource, echoVersion, exampleSource } from '../../test/helpers/fixtures.js';
 import { client, expectError } from '../../test/helpers/http.js';
+import { fakeWorkflows } from '../../test/helpers/workflows.js';
 import { listen } from '../../lib/http/serve.js';
 import { createGatewayApp } from '../app.js';
 import { ServingCache } from '../serving-cache.js';
@@ -43,6 +45,7 @@ beforeAll(async () => {
   app = createGatewayApp({
     serving,
     authenticate: auth.authenticate,
+    apiKeys: env.store,
     providers: { local: env.provider },
     limits: LIMITS,
     idempotency: env.store,
@@ -263,6 +266,117 @@ describe('invoke/v1 security', () => {
       'unauthorized',
     );
     await expectError(await invoke(agents.echo!, { input: 1 }, { token: `${alice}x` }), 401, 'unauthorized');
+  });
+});
+
+describe('invoke/v1 with API keys', () => {
+  // Keys are made and revoked through the api, as a user would; the gateway reads the same store.
+  let keysApi: Awaited<ReturnType<typeof apiUnderTest>>;
+  beforeAll(async () => {
+    keysApi = await apiUnderTest(env.store, fakeWorkflows());
+  });
+  afterAll(async () => keysApi?.close());
+
+  const makeKey = async (user: string, body: { name: string; agentId?: string }) => {
+    const res = await keysApi.call('POST', '/v1/api-keys', { token: await keysApi.token(user), body });
+    expect(res.status).toBe(201);
+    return CreatedApiKey.parse(await res.json());
+  };
+  const withKey = (agentId: string, body: unknown, key: string, via: 'bearer' | 'x-api-key' = 'bearer') =>
+    call('POST', `/v1/agents/${agentId}/invoke`, {
+      body,
+      headers: via === 'bearer' ? { authorization: `Bearer ${key}` } : { 'x-api-key': key },
+    });
+  /** Every answer but the POST that made a key: none may hold it. */
+  const answers: string[] = [];
+  const text = async (res: Response) => {
+    const t = await res.clone().text();
+    answers.push(t);
+    return res;
+  };
+
+  it('invokes the owner’s agent with a key in Authorization: Bearer or in x-api-key, as the owner', async () => {
+    const { key } = await makeKey('alice', { name: 'any agent' });
+    for (const via of ['bearer', 'x-api-key'] as const) {
+      const res = await text(await withKey(agents.echo!, { input: { via } }, key, via));
+      expect(res.status).toBe(200);
+      const body = InvokeResponse.parse(await res.json());
+      expect(body.output).toMatchObject({ echo: { via }, version: 'v1' });
+      expect(body.deploymentId).toBe((await env.store.getAgent('alice', agents.echo!)).activeDeploymentId);
+    }
+    // and streams, and any other of the owner's agents
+    const streamed = await text(
+      await withKey(agents.stream!, { input: { text: 'a b' }, stream: true }, key, 'x-api-key'),
+    );
+    expect(streamed.status).toBe(200);
+    expect((await readEvents(streamed)).map((e) => e.event).at(-1)).toBe('done');
+  });
+
+  it('answers 404 for another owner’s agent: a key acts as its owner only', async () => {
+    const { key } = await makeKey('bob', { name: 'bob’s' });
+    await expectError(await text(await withKey(agents.echo!, { input: 1 }, key)), 404, 'not_found');
+  });
+
+  it('refuses a key bound to one agent for any other with 403, whether or not that agent exists', async () => {
+    const { key, id } = await makeKey('alice', { name: 'echo only', agentId: agents.echo! });
+    expect((await text(await withKey(agents.echo!, { input: 'bound' }, key, 'x-api-key'))).status).toBe(200);
+    const refused = await expectError(await text(await withKey(agents.hostile!, { input: 1 }, key)), 403, 'forbidden');
+    expect(refused.message).toBe('this API key is bound to another agent');
+    await expectError(await text(await withKey('agt_nope', { input: 1 }, key)), 403, 'forbidden');
+    const audit = (await env.store.listAudit('alice', { limit: 100 })).items.find((e) => e.targetId === id);
+    expect(audit).toMatchObject({ action: 'api_key.created', actor: 'user:alice', details: { agentId: agents.echo } });
+  });
+
+  it('stops a revoked key on the very next request, with 401', async () => {
+    const { key, id } = await makeKey('alice', { name: 'short-lived' });
+    expect((await text(await withKey(agents.echo!, { input: 1 }, key))).status).toBe(200);
+    const revoked = await keysApi.call('DELETE', `/v1/api-keys/${id}`, { token: await keysApi.token('alice') });
+    expect(revoked.status).toBe(204);
+    for (const via of ['bearer', 'x-api-key'] as const) {
+      const err = await expectError(
+        await text(await withKey(agents.echo!, { input: 1 }, key, via)),
+        401,
+        'unauthorized',
+      );
+      expect(err.message).toBe('invalid or revoked API key');
+    }
+    const audit = (await env.store.listAudit('alice', { limit: 100 })).items.filter((e) => e.targetId === id);
+    expect(audit.map((e) => e.action)).toEqual(['api_key.revoked', 'api_key.created']);
+  });
+
+  it('refuses forged and malformed keys with 401, quoting none of them', async () => {
+    const { key } = await makeKey('alice', { name: 'real' });
+    const forged = `whk_${'A'.repeat(43)}`;
+    const tampered = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+    for (const bad of [forged, tampered, 'whk_short', `${key}x`, 'not-a-key']) {
+      for (const via of ['bearer', 'x-api-key'] as const) {
+        if (via === 'bearer' && !bad.startsWith('whk_')) continue; // that is a (bad) user token
+        const res = await text(await withKey(agents.echo!, { input: 1 }, bad, via));
+        await expectError(res, 401, 'unauthorized');
+        expect(answers.at(-1)).not.toContain(bad);
+      }
+    }
+    // an x-api-key that fails is not rescued by a valid user token beside it
+    const both = await call('POST', `/v1/agents/${agents.echo}/invoke`, {
+      token: alice,
+      body: { input: 1 },
+      headers: { 'x-api-key': forged },
+    });
+    await expectError(both, 401, 'unauthorized');
+  });
+
+  it('shows no key in any answer but the POST that made it, nor in the list, nor in the gateway’s log', async () => {
+    const made = await makeKey('alice', { name: 'watched', agentId: agents.echo! });
+    await text(await withKey(agents.echo!, { input: 'x' }, made.key));
+    await text(await withKey(agents.failing!, { input: 'x' }, made.key));
+    const list = await keysApi.call('GET', '/v1/api-keys', { token: await keysApi.token('alice') });
+    answers.push(await list.text());
+    const all = await env.store.listApiKeys('alice');
+    expect(all.length).toBeGreaterThan(3);
+    const shown = answers.join('\n');
+    expect(shown).not.toContain(made.key);
+    expect(shown).not.toMatch(/whk_[A-Za-z0-9_-]{43}/);
+    expect(JSON.stringify(logged)).not.toContain('whk_');
   });
 });
 

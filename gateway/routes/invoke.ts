@@ -15,10 +15,11 @@ import {
 } from '../../lib/contracts/index.js';
 import { errorResponse } from '../../lib/http/errors.js';
 import { idempotency } from '../../lib/http/idempotency.js';
-import { limitBody, requireUser, type AuthedEnv } from '../../lib/http/middleware.js';
+import { limitBody, type AuthedEnv } from '../../lib/http/middleware.js';
 import { validate } from '../../lib/http/validate.js';
 import { newId } from '../../lib/ids.js';
 import { AgentStoppedError, ProviderError, type AgentResponse } from '../../lib/runtime/provider.js';
+import { requireCaller } from '../auth.js';
 import type { GatewayDeps } from '../deps.js';
 import { agentEvents, joinDeltas, limited, parseOutput, readExcerpt, readText, ReplyTooLarge } from '../relay.js';
 
@@ -26,7 +27,7 @@ import { agentEvents, joinDeltas, limited, parseOutput, readExcerpt, readText, R
 const AGENT_ERROR_EXCERPT = 500;
 
 /**
- * `POST /v1/agents/:agentId/invoke` (invoke/v1): auth → owner-scoped lookup of the agent and
+ * `POST /v1/agents/:agentId/invoke` (invoke/v1): auth (a user token or an API key) → owner-scoped lookup of the agent and
  * the deployment that serves it (cached) → the runtime, directly. JSON answers come back as
  * `{ output, … }`; streams are relayed event by event as they arrive. Every invoke is bounded
  * (architecture.md, Limits): a JSON answer by the invoke time limit, a stream by the stream
@@ -40,7 +41,7 @@ export function invokeRoutes(deps: GatewayDeps) {
     limitBody(INVOKE_MAX_BODY_BYTES, (c) =>
       errorResponse(c, 'payload_too_large', `invoke bodies are limited to ${INVOKE_MAX_BODY_BYTES} bytes`),
     ),
-    requireUser(deps.authenticate),
+    requireCaller(deps),
     validate('param', z.object({ agentId: Id })),
     validate('json', InvokeBody),
     jsonOnlyIdempotency(),

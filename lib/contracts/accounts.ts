@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Runtime } from './common.js';
+import { Id, Runtime } from './common.js';
 import { AddOn, Tier } from './tiers.js';
 
 export const BillingState = z.object({
@@ -60,16 +60,42 @@ export const PutSecretBody = z.strictObject(
 );
 export type PutSecretBody = z.infer<typeof PutSecretBody>;
 
-/** An API key as stored and shown: its hash stays in the store, only the prefix is shown. */
+/**
+ * An API key as stored: its hash stays in the store, only the prefix is shown. A key bound to
+ * an agent (`agentId`) invokes that agent only.
+ */
 export const ApiKey = z.object({
   id: z.string(),
   ownerId: z.string(),
   name: z.string(),
   prefix: z.string(),
+  agentId: z.string().nullable(),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
 });
 export type ApiKey = z.infer<typeof ApiKey>;
+
+/** An API key as `GET /v1/api-keys` lists it. */
+export const ApiKeyView = ApiKey.omit({ ownerId: true });
+export type ApiKeyView = z.infer<typeof ApiKeyView>;
+
+/** `POST /v1/api-keys`. */
+export const CreateApiKeyBody = z.strictObject(
+  {
+    name: z
+      .string({ error: 'name must be a string' })
+      .trim()
+      .min(1, 'name must not be empty')
+      .max(64, 'name must be at most 64 characters'),
+    agentId: Id.optional(),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'only "name" and "agentId" are accepted' : undefined) },
+);
+export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBody>;
+
+/** The answer to `POST /v1/api-keys`: the only time the key itself is shown. */
+export const CreatedApiKey = ApiKeyView.extend({ key: z.string() });
+export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
 
 export const AuditEntry = z.object({
   id: z.string(),

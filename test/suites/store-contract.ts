@@ -9,7 +9,7 @@ import {
   type TelemetryEvent,
 } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
-import type { Store } from '../../lib/store/index.js';
+import type { CreateApiKeyInput, Store } from '../../lib/store/index.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -494,25 +494,86 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── API keys ─────────────────────────────────────────────────────────────────────
-    it('stores API keys as hash and prefix, finds them by hash until revoked', async () => {
-      const id = newId('req');
+    const keyOf = (ownerId: string, over: Partial<CreateApiKeyInput> = {}) => {
+      const id = newId('key');
+      return store.createApiKey({
+        id,
+        ownerId,
+        name: 'ci',
+        prefix: 'whk_ab12cd34',
+        hash: `h-${id}`,
+        agentId: null,
+        actor: `user:${ownerId}`,
+        maxActive: 50,
+        now: now(),
+        ...over,
+      });
+    };
+    const auditOf = async (ownerId: string) =>
+      (await store.listAudit(ownerId, { limit: 100 })).items
+        .filter((e) => e.targetType === 'api_key')
+        .map((e) => [e.action, e.targetId, e.actor]);
+
+    it('stores API keys as hash and prefix, finds them by hash until revoked, auditing each change', async () => {
+      const id = newId('key');
       const hash = `h-${id}`;
-      const key = await store.createApiKey({
+      const key = await keyOf(alice, { id, hash });
+      expect(key).toMatchObject({
         id,
         ownerId: alice,
         name: 'ci',
-        prefix: 'wh_live_ab12',
-        hash,
-        now: now(),
+        prefix: 'whk_ab12cd34',
+        agentId: null,
+        revokedAt: null,
       });
-      expect(key).toMatchObject({ id, ownerId: alice, name: 'ci', prefix: 'wh_live_ab12', revokedAt: null });
       expect(JSON.stringify(key)).not.toContain(hash);
       expect(JSON.stringify(await store.listApiKeys(alice))).not.toContain(hash);
-      expect(await store.findApiKeyByHash(hash)).toEqual({ id, ownerId: alice });
+      expect(await store.findApiKeyByHash(hash)).toEqual({ id, ownerId: alice, agentId: null });
       expect(await store.listApiKeys(bob)).toEqual([]);
-      await expectAppError(store.revokeApiKey({ ownerId: bob, id, now: now() }), 'not_found');
-      expect((await store.revokeApiKey({ ownerId: alice, id, now: now() })).revokedAt).not.toBeNull();
+      await expectAppError(store.revokeApiKey({ ownerId: bob, id, actor: `user:${bob}`, now: now() }), 'not_found');
+      const revoked = await store.revokeApiKey({ ownerId: alice, id, actor: `user:${alice}`, now: now() });
+      expect(revoked.revokedAt).not.toBeNull();
       expect(await store.findApiKeyByHash(hash)).toBeNull();
+      // again: nothing changes, not even the audit log
+      const again = await store.revokeApiKey({
+        ownerId: alice,
+        id,
+        actor: `user:${alice}`,
+        now: new Date(Date.now() + 5000),
+      });
+      expect(again.revokedAt).toBe(revoked.revokedAt);
+      expect(await auditOf(alice)).toEqual([
+        ['api_key.revoked', id, `user:${alice}`],
+        ['api_key.created', id, `user:${alice}`],
+      ]);
+      expect(await auditOf(bob)).toEqual([]);
+    });
+
+    it('binds an API key to one of the owner’s agents, and only to one of theirs', async () => {
+      const agent = await agentOf(alice, 'bound');
+      const theirs = await agentOf(bob, 'theirs');
+      const key = await keyOf(alice, { agentId: agent.id });
+      expect(key.agentId).toBe(agent.id);
+      expect((await store.listApiKeys(alice))[0]!.agentId).toBe(agent.id);
+      expect(await store.findApiKeyByHash(`h-${key.id}`)).toEqual({ id: key.id, ownerId: alice, agentId: agent.id });
+      await expectAppError(keyOf(alice, { agentId: theirs.id }), 'not_found');
+      await expectAppError(keyOf(alice, { agentId: newId('agt') }), 'not_found');
+      await store.deleteAgent({ ownerId: alice, agentId: agent.id, now: now() });
+      await expectAppError(keyOf(alice, { agentId: agent.id }), 'not_found');
+      expect((await store.listApiKeys(alice)).length).toBe(1);
+    });
+
+    it('refuses an API key past the owner’s limit of unrevoked keys, until one is revoked', async () => {
+      const first = await keyOf(alice, { maxActive: 2 });
+      await keyOf(alice, { maxActive: 2 });
+      await expectAppError(keyOf(alice, { maxActive: 2 }), 'conflict');
+      await keyOf(bob, { maxActive: 2 }); // per owner
+      await store.revokeApiKey({ ownerId: alice, id: first.id, actor: `user:${alice}`, now: now() });
+      await keyOf(alice, { maxActive: 2 });
+      expect((await store.listApiKeys(alice)).map((k) => k.revokedAt === null)).toEqual([false, true, true]);
+      // concurrent creates cannot pass the limit together
+      const results = await Promise.allSettled([keyOf(bob, { maxActive: 2 }), keyOf(bob, { maxActive: 2 })]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     });
 
     // ── telemetry and usage ──────────────────────────────────────────────────────────

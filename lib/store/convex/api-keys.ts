@@ -6,7 +6,8 @@ export function convexApiKeys(call: ConvexCaller): ApiKeyStore {
   return {
     createApiKey: ({ id, now, ...key }) => call.mutation(api.apiKeys.create, { ...key, keyId: id, now: ms(now) }),
     listApiKeys: (ownerId) => call.query(api.apiKeys.list, { ownerId }),
-    revokeApiKey: ({ ownerId, id, now }) => call.mutation(api.apiKeys.revoke, { ownerId, keyId: id, now: ms(now) }),
+    revokeApiKey: ({ ownerId, id, actor, now }) =>
+      call.mutation(api.apiKeys.revoke, { ownerId, keyId: id, actor, now: ms(now) }),
     findApiKeyByHash: (hash) => call.query(api.apiKeys.findByHash, { hash }),
   };
 }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { AuditEntry } from '../../contracts/index.js';
 import { newId } from '../../ids.js';
 import { decodeCursor, pageOfRows } from '../paging.js';
-import type { AuditStore } from '../port/index.js';
-import type { SqlClient } from './client.js';
+import type { AppendAuditInput, AuditStore } from '../port/index.js';
+import type { SqlClient, SqlExecutor } from './client.js';
 import { iso, json, type Row } from './rows.js';
 
 const toAudit = (r: Row): AuditEntry => ({
@@ -17,23 +17,26 @@ const toAudit = (r: Row): AuditEntry => ({
   at: iso(r.at),
 });
 
+/** Appends one entry; takes a transaction, so a change and its entry commit together. */
+export async function insertAudit(db: SqlExecutor, input: AppendAuditInput): Promise<void> {
+  await db.query(
+    `insert into audit_log (id, owner_id, actor, action, target_type, target_id, details, at) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      newId('aud'),
+      input.ownerId,
+      input.actor,
+      input.action,
+      input.targetType,
+      input.targetId,
+      input.details ? JSON.stringify(input.details) : null,
+      input.now,
+    ],
+  );
+}
+
 export function sqlAudit(db: SqlClient): AuditStore {
   return {
-    async appendAudit(input) {
-      await db.query(
-        `insert into audit_log (id, owner_id, actor, action, target_type, target_id, details, at) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          newId('aud'),
-          input.ownerId,
-          input.actor,
-          input.action,
-          input.targetType,
-          input.targetId,
-          input.details ? JSON.stringify(input.details) : null,
-          input.now,
-        ],
-      );
-    },
+    appendAudit: (input) => insertAudit(db, input),
 
     async listAudit(ownerId, q) {
       const after = decodeCursor(q.cursor, z.string());

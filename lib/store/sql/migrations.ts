@@ -204,4 +204,12 @@ export const migrations: readonly { version: number; name: string; sql: string }
       alter table users add column add_ons jsonb not null default '[]';
     `,
   },
+  {
+    version: 6,
+    name: 'API keys may be bound to one agent',
+    sql: `
+      -- Null: the key invokes any of its owner's agents.
+      alter table api_keys add column agent_id text references agents(id);
+    `,
+  },
 ];
