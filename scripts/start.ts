@@ -28,6 +28,7 @@ import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
+import { ensureRetentionSchedule } from '../lib/temporal/schedules.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
@@ -128,6 +129,7 @@ try {
   const connection = await Connection.connect({ address: temporalAddress });
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
   cleanups.push(() => changes.close());
