@@ -17,7 +17,7 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { invokeTokens, loadMasterKey, payloadCodecKey } from '../lib/auth/platform-keys.js';
+import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
@@ -141,6 +141,7 @@ try {
       deployableRuntimes: runtimes,
       log: createLogger('api'),
       changes,
+      operatorToken: operatorToken(masterKey),
     }).fetch,
     config.apiPort,
   );
