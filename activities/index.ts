@@ -1,6 +1,7 @@
 import { createAuditActivities, type AuditActivityDeps } from './audit.js';
 import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
+import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
 import { createSecretActivities, type SecretActivityDeps } from './secrets.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
@@ -8,7 +9,8 @@ export type ActivityDeps = DeploymentActivityDeps &
   BuildActivityDeps &
   RuntimeActivityDeps &
   AuditActivityDeps &
-  SecretActivityDeps;
+  SecretActivityDeps &
+  RetentionActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRuntimeActivities(deps),
     ...createAuditActivities(deps),
     ...createSecretActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

@@ -3,6 +3,7 @@ import { API_MAX_BODY_BYTES } from '../lib/contracts/index.js';
 import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
 import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
+import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -15,6 +16,7 @@ import { secretRoutes } from './routes/secrets.js';
  * Two kinds of caller, two mounts:
  *  - routes a signature authenticates (`/webhooks/*` from the billing provider, `/v1/telemetry`
  *    from the agents' shim) are mounted first, outside the user-auth middleware;
+ *  - `/admin/*` needs the operator token (`npm run admin`), never a user token;
  *  - everything else under `/v1` needs a user token.
  */
 export function createApiApp(deps: ApiDeps) {
@@ -45,6 +47,7 @@ export function createApiApp(deps: ApiDeps) {
       .notFound(notFoundRoute)
       .get('/healthz', (c) => c.json({ ok: true }))
       .route('/', signedRoutes())
+      .route('/admin', adminRoutes(deps))
       .route('/v1', user)
   );
 }

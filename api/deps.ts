@@ -16,4 +16,6 @@ export interface ApiDeps {
   defaultTier?: Tier;
   /** Live updates for `GET /v1/events`; started by whoever composes the api. */
   changes: ChangeFeed;
+  /** Opens `/admin/*` (operator commands, `npm run admin`); absent, those routes refuse every call. */
+  operatorToken?: string;
 }

@@ -18,7 +18,7 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { invokeTokens, loadMasterKey, payloadCodecKey } from '../lib/auth/platform-keys.js';
+import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
@@ -29,6 +29,7 @@ import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
+import { ensureRetentionSchedule } from '../lib/temporal/schedules.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
@@ -129,6 +130,7 @@ try {
   const connection = await Connection.connect({ address: temporalAddress });
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
   cleanups.push(() => changes.close());
@@ -141,6 +143,7 @@ try {
       defaultTier: defaultTierFromEnv(process.env),
       log: createLogger('api'),
       changes,
+      operatorToken: operatorToken(masterKey),
     }).fetch,
     config.apiPort,
   );

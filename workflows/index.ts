@@ -1,5 +1,6 @@
 // The workflow bundle's entry: every workflow type the workers register.
 export { deleteAgentWorkflow } from './delete-agent/workflow.js';
 export { deployWorkflow } from './deploy/workflow.js';
+export { retentionWorkflow } from './retention/workflow.js';
 export { rollbackWorkflow } from './rollback/workflow.js';
 export { secretWorkflow } from './secrets/workflow.js';

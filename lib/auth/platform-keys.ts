@@ -54,3 +54,11 @@ export function invokeTokens(master: Buffer): (deploymentId: string) => string {
 export function payloadCodecKey(master: Buffer): Buffer {
   return derive(master, 'temporal-payload-codec/v1');
 }
+
+/**
+ * The operator token: what `npm run admin` sends to the running platform's `/admin/*` routes.
+ * Whoever can read the master key is an operator already; no user token is one.
+ */
+export function operatorToken(master: Buffer): string {
+  return derive(master, 'operator-token/v1').toString('base64url');
+}

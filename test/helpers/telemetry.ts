@@ -1,0 +1,39 @@
+import type { TelemetryEvent, Tier } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import type { Store } from '../../lib/store/index.js';
+import { agentSource } from './fixtures.js';
+
+const DAY_MS = 24 * 3_600_000;
+
+/** A request event that happened `daysAgo` days before `now`. */
+export const eventDaysAgo = (now: Date, daysAgo: number): TelemetryEvent => ({
+  id: newId('req'),
+  at: new Date(now.getTime() - daysAgo * DAY_MS).toISOString(),
+  kind: 'request',
+  ok: true,
+  durationMs: 10,
+  inputBytes: 100,
+  outputBytes: 200,
+});
+
+/** An owner on `tier` with an agent and a deployment that telemetry can be reported for. */
+export async function telemetryOwner(store: Store, tier: Tier) {
+  const ownerId = newId('usr');
+  await store.ensureUser(ownerId, new Date());
+  await store.setUserTier({ userId: ownerId, tier, now: new Date() });
+  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'r', runtime: 'local', now: new Date() });
+  const deploymentId = newId('dep');
+  await store.createDeployment({
+    id: deploymentId,
+    ownerId,
+    agentId: agent.id,
+    workflowId: `deploy-${deploymentId}`,
+    source: agentSource('export default { fetch() { return new Response("ok") } }'),
+    now: new Date(),
+  });
+  const ingest = (events: TelemetryEvent[]) =>
+    store.ingestTelemetry({ ownerId, agentId: agent.id, deploymentId, events });
+  const eventIds = async () =>
+    (await store.listTelemetryEvents({ ownerId, agentId: agent.id, limit: 100 })).items.map((e) => e.id).sort();
+  return { ownerId, agentId: agent.id, deploymentId, ingest, eventIds };
+}
