@@ -356,10 +356,53 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── users ────────────────────────────────────────────────────────────────────────
+    it('starts a user on the tier it is first seen with, and keeps its add-ons', async () => {
+      const carol = newId('usr');
+      await store.ensureUser(carol, now(), 'pro');
+      await store.ensureUser(carol, now(), 'free'); // first sight only
+      expect(await store.getUser(carol)).toMatchObject({ tier: 'pro', addOns: [] });
+      expect(
+        (await store.setUserAddOns({ userId: carol, addOns: ['agentcore', 'agentcore'], now: now() })).addOns,
+      ).toEqual(['agentcore']);
+      expect((await store.getUser(carol)).addOns).toEqual(['agentcore']);
+      await expectAppError(store.setUserAddOns({ userId: newId('usr'), addOns: [], now: now() }), 'not_found');
+    });
+
+    it('holds an owner to its most agents, also under concurrent creates, counting active ones only', async () => {
+      const results = await Promise.allSettled(
+        ['a', 'b', 'c', 'd'].map((name) =>
+          store.createAgent({ id: newId('agt'), ownerId: alice, name, runtime: 'local', now: now(), maxAgents: 2 }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'entitlement_required' });
+      const [first] = (await store.listAgents(alice, { limit: 10 })).items;
+      await store.deleteAgent({ ownerId: alice, agentId: first!.id, now: now() });
+      await store.createAgent({
+        id: newId('agt'),
+        ownerId: alice,
+        name: 'e',
+        runtime: 'local',
+        now: now(),
+        maxAgents: 2,
+      });
+      // another owner's agents do not count
+      await store.createAgent({
+        id: newId('agt'),
+        ownerId: bob,
+        name: 'a',
+        runtime: 'local',
+        now: now(),
+        maxAgents: 1,
+      });
+    });
+
     it('keeps a user’s tier and billing ids', async () => {
       expect(await store.getUser(alice)).toMatchObject({
         id: alice,
         tier: 'free',
+        addOns: [],
         defaultRuntime: 'local',
         billing: { customerId: null, subscriptionId: null, subscriptionItemId: null, status: null },
       });
