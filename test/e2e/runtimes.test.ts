@@ -39,6 +39,8 @@ beforeAll(async () => {
   platform = await startPlatform({
     env: {
       LOG_LEVEL: 'debug',
+      // AgentCore is open to enterprise (or pro with its add-on)
+      WEBHOST_DEFAULT_TIER: 'enterprise',
       // short, so the limits below are seen quickly
       WEBHOST_INVOKE_TIMEOUT_MS: '6000',
       WEBHOST_STREAM_MAX_MS: '3000',
