@@ -4,6 +4,7 @@ import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
 import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
+import { accountRoutes } from './routes/account.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -26,6 +27,7 @@ export function createApiApp(deps: ApiDeps) {
       requireUser(deps.authenticate, (userId) => deps.store.ensureUser(userId, new Date(), deps.defaultTier ?? 'pro')),
     )
     .route('/agents', agentRoutes(deps))
+    .route('/', accountRoutes(deps))
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
