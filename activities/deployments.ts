@@ -8,6 +8,7 @@ import {
 } from '../lib/contracts/index.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import type { Store } from '../lib/store/index.js';
+import type { AuditNote } from '../lib/store/port/audit.js';
 import { PermanentFailure } from '../workflows/failures.js';
 import { storeCall } from './calls.js';
 
@@ -35,6 +36,8 @@ export interface TransitionDeploymentInput extends DeploymentRef {
   now: string;
   artifactDigest?: string;
   error?: { code: string; message: string };
+  /** Written with the transition (same transaction), if it happens. */
+  audit?: AuditNote;
 }
 
 /** The deployment's status once the call returned. */
@@ -65,6 +68,8 @@ export interface SwitchActiveInput {
   expected: string | null;
   next: string | null;
   now: string;
+  /** Written with the switch (same transaction), if it happens. */
+  audit?: AuditNote;
 }
 
 export interface SwitchActiveResult {
@@ -108,6 +113,7 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
         ...(input.step ? { step: input.step } : {}),
         ...(input.artifactDigest ? { artifactDigest: input.artifactDigest } : {}),
         ...(input.error ? { error: input.error } : {}),
+        ...(input.audit ? { audit: input.audit } : {}),
       }),
     );
     return { status: deployment.status };

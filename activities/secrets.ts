@@ -1,6 +1,7 @@
 import type { Runtime, SecretMetadata } from '../lib/contracts/index.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import type { Store } from '../lib/store/index.js';
+import type { AuditNote } from '../lib/store/port/audit.js';
 import { providerCall, requireProvider, storeCall } from './calls.js';
 
 export interface SecretActivityDeps {
@@ -30,6 +31,8 @@ export interface RecordSecretVersionInput {
   version: number;
   deleted: boolean;
   now: string;
+  /** Written with the version (same transaction), if it is recorded. */
+  audit?: AuditNote;
 }
 
 export type RecordSecretVersionResult = SecretMetadata;

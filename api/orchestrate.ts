@@ -80,6 +80,7 @@ export async function startDeployment(deps: Deps, input: StartDeploymentInput): 
         agentId: agent.id,
         ownerId: input.ownerId,
         runtime: agent.runtime,
+        actor: `user:${input.ownerId}`,
       });
     },
     undo: (deployment) =>

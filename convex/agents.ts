@@ -1,7 +1,7 @@
 import { v } from 'convex/values';
 import type { QueryCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { agentOut, findUser, ownedAgent, recordChange, toAgent } from './model.js';
+import { agentOut, auditNote, findUser, insertAuditNote, ownedAgent, recordChange, toAgent } from './model.js';
 import { inFlightDeployment } from './deployments.js';
 import { runtime, type AgentDoc } from './schema.js';
 
@@ -200,9 +200,10 @@ export const switchActive = serviceMutation({
     expected: v.nullable(v.string()),
     next: v.nullable(v.string()),
     now: v.number(),
+    audit: v.optional(auditNote),
   },
   returns: v.boolean(),
-  handler: async (ctx, { ownerId, agentId, expected, next, now }) => {
+  handler: async (ctx, { ownerId, agentId, expected, next, now, audit }) => {
     if (next !== null) {
       const target = await ctx.db
         .query('deployments')
@@ -215,6 +216,7 @@ export const switchActive = serviceMutation({
     if (agent.activeDeploymentId !== expected) return false;
     await ctx.db.patch(agent._id, { activeDeploymentId: next, updatedAt: now });
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return true;
   },
 });

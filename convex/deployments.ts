@@ -2,7 +2,15 @@ import { v } from 'convex/values';
 import { IN_FLIGHT_STATUSES, isFinal, judgeTransition, transitionStepEntry } from '../lib/contracts/index.js';
 import type { QueryCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { deploymentOut, ownedAgent, ownedDeployment, recordChange, toDeployment } from './model.js';
+import {
+  auditNote,
+  deploymentOut,
+  insertAuditNote,
+  ownedAgent,
+  ownedDeployment,
+  recordChange,
+  toDeployment,
+} from './model.js';
 import {
   deploymentStatus,
   framework,
@@ -186,9 +194,10 @@ export const transition = serviceMutation({
     artifactDigest: v.optional(v.string()),
     providerRef: v.optional(v.string()),
     error: v.optional(v.object({ code: v.string(), message: v.string() })),
+    audit: v.optional(auditNote),
   },
   returns: deploymentOut,
-  handler: async (ctx, { ownerId, deploymentId, to, now, step, artifactDigest, providerRef, error }) => {
+  handler: async (ctx, { ownerId, deploymentId, to, now, step, artifactDigest, providerRef, error, audit }) => {
     const current = await ownedDeployment(ctx.db, ownerId, deploymentId);
     const judged = judgeTransition(current.status, to);
     if (judged.kind === 'repeat') return toDeployment(current);
@@ -205,6 +214,7 @@ export const transition = serviceMutation({
     };
     await ctx.db.patch(current._id, changed);
     await recordChange(ctx, { ownerId, kind: 'deployment', id: deploymentId, serving: false });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toDeployment({ ...current, ...changed });
   },
 });

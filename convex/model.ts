@@ -202,6 +202,25 @@ export async function recordChange(ctx: MutationCtx, change: ChangeDoc): Promise
  * mutation that made the change. Two concurrent appends read the same last entry, so Convex
  * retries one of them: numbers never repeat.
  */
+/** An audit entry carried by a change (`AuditNote` in lib/store/port/audit.ts), details as JSON text. */
+export const auditNote = v.object({
+  actor: v.string(),
+  action: v.string(),
+  targetType: v.string(),
+  targetId: v.string(),
+  details: v.nullable(v.string()),
+});
+
+/** Writes the note in the mutation that made the change (one transaction), when there is one. */
+export async function insertAuditNote(
+  db: MutationCtx['db'],
+  ownerId: string,
+  note: Infer<typeof auditNote> | undefined,
+  at: number,
+): Promise<void> {
+  if (note) await insertAudit(db, { ...note, ownerId, at });
+}
+
 export async function insertAudit(
   db: MutationCtx['db'],
   entry: Omit<AuditEntryDoc, 'seq' | 'details'> & { details: string | null },

@@ -1,7 +1,7 @@
 import { v } from 'convex/values';
 import type { QueryCtx } from './_generated/server.js';
 import { serviceMutation, serviceQuery } from './functions.js';
-import { iso, ownedAgent } from './model.js';
+import { auditNote, insertAuditNote, iso, ownedAgent } from './model.js';
 import type { SecretMetadataDoc } from './schema.js';
 
 // Secret metadata: that a secret was set, under which name and at which version. The value
@@ -46,19 +46,22 @@ export const record = serviceMutation({
     version: v.number(),
     deleted: v.boolean(),
     now: v.number(),
+    audit: v.optional(auditNote),
   },
   returns: secretMetadataOut,
-  handler: async (ctx, { ownerId, agentId, name, version, deleted, now }) => {
+  handler: async (ctx, { ownerId, agentId, name, version, deleted, now, audit }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
     const existing = await byName(ctx.db, agentId, name);
     const next = { version, updatedAt: now, deletedAt: deleted ? now : null };
     if (existing === null) {
       const created: SecretMetadataDoc = { ownerId, agentId, name, ...next };
       await ctx.db.insert('secretMetadata', created);
+      await insertAuditNote(ctx.db, ownerId, audit, now);
       return toSecretMetadata(created);
     }
     if (existing.version >= version) return toSecretMetadata(existing);
     await ctx.db.patch(existing._id, next);
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toSecretMetadata({ ...existing, ...next });
   },
 });

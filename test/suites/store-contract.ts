@@ -877,6 +877,63 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── audit log ────────────────────────────────────────────────────────────────────
+    it('writes a change’s audit entry with the change, and none for a repeat or a refused change', async () => {
+      const agent = await agentOf(alice);
+      const note = (action: string) => ({ actor: `user:${alice}`, action, targetType: 'agent', targetId: agent.id });
+      const actions = async () => (await store.listAudit(alice, { limit: 50 })).items.map((e) => e.action).reverse();
+      const dep = await deploymentOf(alice, agent.id);
+      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'building', now: now() });
+      await store.transitionDeployment({
+        ownerId: alice,
+        deploymentId: dep.id,
+        to: 'failed',
+        now: now(),
+        audit: note('deployment.failed'),
+      });
+      await store.transitionDeployment({
+        ownerId: alice,
+        deploymentId: dep.id,
+        to: 'failed',
+        now: now(),
+        audit: note('deployment.failed'),
+      });
+      await expectAppError(
+        store.transitionDeployment({
+          ownerId: alice,
+          deploymentId: dep.id,
+          to: 'live',
+          now: now(),
+          audit: note('refused'),
+        }),
+        'conflict',
+      );
+      const live = await deploymentOf(alice, agent.id);
+      await toLive(alice, live.id);
+      const switchTo = {
+        ownerId: alice,
+        agentId: agent.id,
+        expected: null,
+        next: live.id,
+        now: now(),
+        audit: note('switched'),
+      };
+      expect(await store.switchActiveDeployment(switchTo)).toBe(true);
+      expect(await store.switchActiveDeployment(switchTo)).toBe(false); // lost compare-and-set: no entry
+      const secret = {
+        ownerId: alice,
+        agentId: agent.id,
+        name: 'K',
+        deleted: false,
+        now: now(),
+        audit: note('secret.set'),
+      };
+      await store.recordSecretVersion({ ...secret, version: 1 });
+      await store.recordSecretVersion({ ...secret, version: 1 }); // a repeat
+      expect(await actions()).toEqual(['deployment.failed', 'switched', 'secret.set']);
+      const [entry] = (await store.listAudit(alice, { limit: 1 })).items;
+      expect(entry).toMatchObject({ ownerId: alice, actor: `user:${alice}`, targetId: agent.id });
+    });
+
     it('appends to an owner’s audit log and pages it newest first, stable under inserts', async () => {
       for (let i = 0; i < 3; i++)
         await store.appendAudit({

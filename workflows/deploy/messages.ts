@@ -6,6 +6,8 @@ export interface DeployInput {
   agentId: string;
   ownerId: string;
   runtime: Runtime;
+  /** Who asked (`user:<id>`), for the audit entry of the outcome; `platform` when absent. */
+  actor?: string;
   healthCheck?: { attempts: number; initialIntervalMs: number };
 }
 

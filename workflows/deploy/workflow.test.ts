@@ -69,6 +69,14 @@ describe('deploy workflow', () => {
     ]);
     expect((await env.store.getAgent(ownerId, agentId)).activeDeploymentId).toBe(deploymentId);
     expect(await invokeServing(ownerId, agentId)).toBe('v1');
+    // the outcome is audited with the deployment's final status
+    const [audit] = (await env.store.listAudit(ownerId, { limit: 1 })).items;
+    expect(audit).toMatchObject({
+      action: 'deployment.live',
+      actor: `user:${ownerId}`,
+      targetType: 'deployment',
+      targetId: deploymentId,
+    });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(AgentIdKey)).toBe(agentId);
@@ -93,6 +101,11 @@ describe('deploy workflow', () => {
 
     const failed = await env.store.getDeployment(ownerId, v2.deploymentId);
     expect(failed.status).toBe('failed');
+    expect((await env.store.listAudit(ownerId, { limit: 1 })).items[0]).toMatchObject({
+      action: 'deployment.failed',
+      targetId: v2.deploymentId,
+      details: { step: 'health_check' },
+    });
     expect(failed.error).toMatchObject({ code: RetryableFailure.HealthCheckFailed });
     expect(failed.error!.message).toMatch(/^health_check: GET \/ping answered 500/);
     // the new version existed (it has a provider ref) and is gone now

@@ -95,6 +95,14 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
   }));
   const now = () => new Date().toISOString();
   const done = (s: DeployStep) => completedSteps.push(s);
+  /** The audit entry of the deploy's outcome, written with the deployment's final status. */
+  const outcome = (action: string, details: Record<string, unknown>) => ({
+    actor: input.actor ?? 'platform',
+    action,
+    targetType: 'deployment',
+    targetId: input.deploymentId,
+    details: { agentId: input.agentId, ...details },
+  });
 
   const compensations: { step: string; run: () => Promise<unknown> }[] = [];
   try {
@@ -161,7 +169,13 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     done('activate');
 
     step = 'mark_live';
-    await store.transitionDeployment({ ...ref, to: 'live', step: 'mark_live', now: now() });
+    await store.transitionDeployment({
+      ...ref,
+      to: 'live',
+      step: 'mark_live',
+      now: now(),
+      audit: outcome('deployment.live', { versionRef }),
+    });
     status = 'live';
     done('mark_live');
     return { deploymentId: input.deploymentId, versionRef, artifactDigest };
@@ -188,6 +202,7 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
         step: failedStep,
         error,
         now: now(),
+        audit: outcome(canceled ? 'deployment.canceled' : 'deployment.failed', { step: failedStep, code: error.code }),
       });
       status = canceled ? 'canceled' : 'failed';
     });

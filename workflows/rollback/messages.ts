@@ -18,7 +18,7 @@ export interface RollbackResult {
   switched: boolean;
 }
 
-export type RollbackStep = 'validate' | 'activate' | 'switch' | 'audit' | 'done' | 'compensate';
+export type RollbackStep = 'validate' | 'activate' | 'switch' | 'done' | 'compensate';
 
 /** Where the rollback is; operators read it in Temporal UI. */
 export const rollbackProgressQuery = defineQuery<{ agentId: string; deploymentId: string; step: RollbackStep }>(

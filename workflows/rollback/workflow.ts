@@ -43,7 +43,8 @@ const provider = proxyActivities<Activities>({
 /**
  * rollback-<agentId>-<deploymentId>: serve an earlier deployment again. It builds nothing:
  * check the target (the agent's, reached `live`) → re-activate its version at the provider
- * (starting it if it was stopped) → switch the agent's pointer by compare-and-set → audit.
+ * (starting it if it was stopped) → switch the agent's pointer by compare-and-set, with its
+ * audit entry in the same transaction.
  * On failure after the re-activation, the version that served before is activated again.
  * The api took the agent's one in-flight slot before starting this; it is freed at the end
  * whatever happened.
@@ -66,7 +67,19 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     try {
       step = 'switch';
       const expected = previous?.deploymentId ?? null;
-      const { switched } = await store.switchActive({ ...ref, expected, next: input.deploymentId, now: now() });
+      const { switched } = await store.switchActive({
+        ...ref,
+        expected,
+        next: input.deploymentId,
+        now: now(),
+        audit: {
+          actor: input.actor,
+          action: 'agent.rolled_back',
+          targetType: 'agent',
+          targetId: input.agentId,
+          details: { deploymentId: input.deploymentId, previousDeploymentId: expected },
+        },
+      });
       if (!switched) {
         throw ApplicationFailure.nonRetryable(
           'the agent’s active deployment changed while the rollback ran',
@@ -87,16 +100,6 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       throw err;
     }
 
-    step = 'audit';
-    await store.appendAudit({
-      ownerId: input.ownerId,
-      actor: input.actor,
-      action: 'agent.rolled_back',
-      targetType: 'agent',
-      targetId: input.agentId,
-      details: { deploymentId: input.deploymentId, previousDeploymentId: previous?.deploymentId ?? null },
-      now: now(),
-    });
     step = 'done';
     return { ...ref0(input), previousDeploymentId: previous?.deploymentId ?? null, switched: true };
   } catch (err) {

@@ -26,7 +26,7 @@ export interface SecretChangeResult {
   updatedAt: string;
 }
 
-export type SecretChangeStep = 'apply' | 'record' | 'audit' | 'done' | 'compensate';
+export type SecretChangeStep = 'apply' | 'record' | 'done' | 'compensate';
 
 /** Where the change is; operators read it in Temporal UI. */
 export const secretProgressQuery = defineQuery<{ name: string; version: number; step: SecretChangeStep }>('progress');

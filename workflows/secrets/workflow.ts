@@ -68,6 +68,13 @@ export async function secretWorkflow(input: SecretChangeInput): Promise<SecretCh
         version: input.version,
         deleted,
         now: now(),
+        audit: {
+          actor: input.actor,
+          action: deleted ? 'secret.deleted' : 'secret.set',
+          targetType: 'agent',
+          targetId: input.agentId,
+          details: { name: input.name, version: input.version },
+        },
       });
     } catch (err) {
       if (!deleted) {
@@ -81,16 +88,6 @@ export async function secretWorkflow(input: SecretChangeInput): Promise<SecretCh
       throw err;
     }
 
-    step = 'audit';
-    await store.appendAudit({
-      ownerId: input.ownerId,
-      actor: input.actor,
-      action: deleted ? 'secret.deleted' : 'secret.set',
-      targetType: 'agent',
-      targetId: input.agentId,
-      details: { name: input.name, version: input.version },
-      now: now(),
-    });
     step = 'done';
     return { name: recorded.name, version: recorded.version, deleted, updatedAt: recorded.updatedAt };
   } catch (err) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { api } from '../../../convex/_generated/api.js';
 import { decodeCursor, pageOf } from '../paging.js';
 import type { AgentStore } from '../port/index.js';
-import { ms, type ConvexCaller } from './call.js';
+import { auditArg, ms, type ConvexCaller } from './call.js';
 
 export function convexAgents(call: ConvexCaller): AgentStore {
   return {
@@ -22,7 +22,8 @@ export function convexAgents(call: ConvexCaller): AgentStore {
     renameAgent: (input) => call.mutation(api.agents.rename, { ...input, now: ms(input.now) }),
     deleteAgent: (input) => call.mutation(api.agents.remove, { ...input, now: ms(input.now) }),
     restoreAgent: (input) => call.mutation(api.agents.restore, { ...input, now: ms(input.now) }),
-    switchActiveDeployment: (input) => call.mutation(api.agents.switchActive, { ...input, now: ms(input.now) }),
+    switchActiveDeployment: ({ audit, ...input }) =>
+      call.mutation(api.agents.switchActive, { ...input, now: ms(input.now), ...auditArg(audit) }),
     getServingTarget: (ownerId, agentId) => call.query(api.agents.servingTarget, { ownerId, agentId }),
   };
 }

@@ -2,6 +2,7 @@ import type { FunctionArgs, FunctionReference, FunctionReturnType } from 'convex
 import { ConvexError } from 'convex/values';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../contracts/index.js';
+import type { AuditNote } from '../port/audit.js';
 import type { ConvexTransport } from './transport.js';
 
 type ServiceArgs<F extends FunctionReference<'query' | 'mutation'>> = Omit<FunctionArgs<F>, 'secret'>;
@@ -40,5 +41,9 @@ async function refusalsAsAppErrors<T>(call: Promise<T>): Promise<T> {
 
 /** Convex keeps times as epoch milliseconds. */
 export const ms = (d: Date) => d.getTime();
+
+/** An audit note as a Convex argument: its details as JSON text (their keys need not be field names). */
+export const auditArg = (note: AuditNote | undefined) =>
+  note ? { audit: { ...note, details: note.details === undefined ? null : JSON.stringify(note.details) } } : {};
 /** JSON text as functions keep it where keys need not be Convex field names. */
 export const fromJsonText = (text: string | null): unknown => (text === null ? null : JSON.parse(text));

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { api } from '../../../convex/_generated/api.js';
 import { decodeCursor, pageOf } from '../paging.js';
 import type { DeploymentStore } from '../port/index.js';
-import { ms, type ConvexCaller } from './call.js';
+import { auditArg, ms, type ConvexCaller } from './call.js';
 
 export function convexDeployments(call: ConvexCaller): DeploymentStore {
   return {
@@ -29,7 +29,8 @@ export function convexDeployments(call: ConvexCaller): DeploymentStore {
       const { items, next } = await call.query(api.deployments.list, { ownerId, agentId, limit: page.limit, before });
       return pageOf(items, next);
     },
-    transitionDeployment: (input) => call.mutation(api.deployments.transition, { ...input, now: ms(input.now) }),
+    transitionDeployment: ({ audit, ...input }) =>
+      call.mutation(api.deployments.transition, { ...input, now: ms(input.now), ...auditArg(audit) }),
     async recordDeploymentStep(input) {
       await call.mutation(api.deployments.recordStep, input);
     },

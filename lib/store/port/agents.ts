@@ -9,6 +9,7 @@ import {
   type Page,
   type PageQuery,
 } from '../../contracts/index.js';
+import { AuditNoteRule, type AuditNote } from './audit.js';
 import { Instant, PageArgs, Short, type Rules } from './rules.js';
 
 /** Agents, and the pointer that says which deployment serves each one. */
@@ -76,6 +77,8 @@ export interface SwitchActiveInput extends AgentRef {
   expected: string | null;
   next: string | null;
   now: Date;
+  /** Written with the switch, if it happens. */
+  audit?: AuditNote;
 }
 
 export interface ServingTarget {
@@ -104,7 +107,14 @@ export const agentRules: Rules<AgentStore> = {
   deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
   restoreAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
   switchActiveDeployment: z.tuple([
-    z.object({ ownerId: Id, agentId: Id, expected: Id.nullable(), next: Id.nullable(), now: Instant }),
+    z.object({
+      ownerId: Id,
+      agentId: Id,
+      expected: Id.nullable(),
+      next: Id.nullable(),
+      now: Instant,
+      audit: AuditNoteRule.optional(),
+    }),
   ]),
   getServingTarget: z.tuple([Id, Id]),
 };

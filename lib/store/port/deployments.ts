@@ -10,6 +10,7 @@ import {
   type Page,
   type PageQuery,
 } from '../../contracts/index.js';
+import { AuditNoteRule, type AuditNote } from './audit.js';
 import { Instant, PageArgs, Short, type Rules } from './rules.js';
 
 /** Deployments: immutable records of a deploy's lifecycle (architecture.md, Invariants). */
@@ -55,6 +56,8 @@ export interface TransitionInput {
   artifactDigest?: string;
   providerRef?: string;
   error?: { code: string; message: string };
+  /** Written with the transition, if it happens (a repeat writes none). */
+  audit?: AuditNote;
 }
 
 export interface RecordBuildInput {
@@ -89,6 +92,7 @@ export const deploymentRules: Rules<DeploymentStore> = {
       artifactDigest: Short(128).optional(),
       providerRef: Short(256).optional(),
       error: z.object({ code: Short(64), message: z.string().max(4000) }).optional(),
+      audit: AuditNoteRule.optional(),
     }),
   ]),
   recordDeploymentStep: z.tuple([

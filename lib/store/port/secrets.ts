@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Id, SecretName, type SecretMetadata } from '../../contracts/index.js';
+import { AuditNoteRule, type AuditNote } from './audit.js';
 import { Instant, type Rules } from './rules.js';
 
 /**
@@ -28,6 +29,8 @@ export interface RecordSecretInput {
   version: number;
   deleted: boolean;
   now: Date;
+  /** Written with the new version, if it is recorded (not for a repeat or an older version). */
+  audit?: AuditNote;
 }
 
 export const secretRules: Rules<SecretStore> = {
@@ -40,6 +43,7 @@ export const secretRules: Rules<SecretStore> = {
       version: z.number().int().min(1),
       deleted: z.boolean(),
       now: Instant,
+      audit: AuditNoteRule.optional(),
     }),
   ]),
   listSecretMetadata: z.tuple([Id, Id]),

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AppError, IN_FLIGHT_STATUSES, notFound, type Agent } from '../../contracts/index.js';
 import { decodeCursor, pageOfRows } from '../paging.js';
 import type { AgentStore } from '../port/index.js';
-import { isUniqueViolation, type SqlClient } from './client.js';
+import { insertAudit } from './audit.js';
+import { isUniqueViolation, type SqlClient, type SqlExecutor } from './client.js';
 import { activeAgent, notifyChange, notifyServing, SERVING_CHANNEL, toAgent } from './rows.js';
 
 const nameTaken = (name: string) => new AppError('conflict', `an agent named "${name}" already exists`);
@@ -161,19 +162,24 @@ export function sqlAgents(db: SqlClient): AgentStore {
         ]);
         if (!rows[0]) throw notFound('deployment');
       }
-      const { rows: switched } = await db.query(
-        `with switched as (
-           update agents set active_deployment_id = $4, updated_at = $5
-           where id = $1 and owner_id = $2 and status = 'active' and active_deployment_id is not distinct from $3
-           returning id
-         )
-         select pg_notify('${SERVING_CHANNEL}', id) from switched`,
-        [input.agentId, input.ownerId, input.expected, input.next, input.now],
-      );
-      if (switched.length === 1) {
-        await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+      // With an audit entry, the switch and its entry commit together.
+      const atomically = <T>(fn: (q: SqlExecutor) => Promise<T>) => (input.audit ? db.transaction(fn) : fn(db));
+      const made = await atomically(async (q) => {
+        const { rows: switched } = await q.query(
+          `with switched as (
+             update agents set active_deployment_id = $4, updated_at = $5
+             where id = $1 and owner_id = $2 and status = 'active' and active_deployment_id is not distinct from $3
+             returning id
+           )
+           select pg_notify('${SERVING_CHANNEL}', id) from switched`,
+          [input.agentId, input.ownerId, input.expected, input.next, input.now],
+        );
+        if (switched.length !== 1) return false;
+        await notifyChange(q, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+        if (input.audit) await insertAudit(q, { ...input.audit, ownerId: input.ownerId, now: input.now });
         return true;
-      }
+      });
+      if (made) return true;
       await activeAgent(db, input.ownerId, input.agentId);
       return false;
     },

@@ -14,7 +14,8 @@ import {
 } from '../../contracts/index.js';
 import { decodeCursor, pageOfRows } from '../paging.js';
 import type { DeploymentStore, TransitionInput } from '../port/index.js';
-import { isUniqueViolation, type SqlClient } from './client.js';
+import { insertAudit } from './audit.js';
+import { isUniqueViolation, type SqlClient, type SqlExecutor } from './client.js';
 import { activeAgent, iso, isoOrNull, json, notifyChange, type Row } from './rows.js';
 
 const DEPLOYMENT_COLUMNS = `id, agent_id, owner_id, version, runtime, status, source_type, framework, commit_sha,
@@ -54,8 +55,11 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
 
   const transitionDeployment = async (input: TransitionInput): Promise<Deployment> => {
     const entry = transitionStepEntry(input);
-    const { rows } = await db.query(
-      `update deployments set
+    // With an audit entry, the transition and its entry commit together.
+    const atomically = <T>(fn: (q: SqlExecutor) => Promise<T>) => (input.audit ? db.transaction(fn) : fn(db));
+    const done = await atomically(async (q) => {
+      const { rows } = await q.query(
+        `update deployments set
          status = $3,
          updated_at = $4,
          finished_at = case when $3 in ('live', 'failed', 'canceled') then $4 else finished_at end,
@@ -65,22 +69,24 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
          steps = case when steps @> $8::jsonb then steps else steps || $8::jsonb end
        where id = $1 and owner_id = $2 and status = any($9::text[])
        returning ${DEPLOYMENT_COLUMNS}`,
-      [
-        input.deploymentId,
-        input.ownerId,
-        input.to,
-        input.now,
-        input.artifactDigest ?? null,
-        input.providerRef ?? null,
-        input.error ? JSON.stringify(input.error) : null,
-        JSON.stringify(entry ? [entry] : []),
-        statusesLeadingTo(input.to),
-      ],
-    );
-    if (rows[0]) {
-      await notifyChange(db, { ownerId: input.ownerId, kind: 'deployment', id: input.deploymentId });
+        [
+          input.deploymentId,
+          input.ownerId,
+          input.to,
+          input.now,
+          input.artifactDigest ?? null,
+          input.providerRef ?? null,
+          input.error ? JSON.stringify(input.error) : null,
+          JSON.stringify(entry ? [entry] : []),
+          statusesLeadingTo(input.to),
+        ],
+      );
+      if (!rows[0]) return null;
+      await notifyChange(q, { ownerId: input.ownerId, kind: 'deployment', id: input.deploymentId });
+      if (input.audit) await insertAudit(q, { ...input.audit, ownerId: input.ownerId, now: input.now });
       return toDeployment(rows[0]);
-    }
+    });
+    if (done) return done;
     const current = await getDeployment(input.ownerId, input.deploymentId);
     const judged = judgeTransition(current.status, input.to);
     if (judged.kind === 'refuse') throw new AppError('conflict', judged.message);

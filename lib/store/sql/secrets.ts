@@ -1,5 +1,6 @@
 import type { SecretMetadata } from '../../contracts/index.js';
 import type { SecretStore } from '../port/index.js';
+import { insertAudit } from './audit.js';
 import type { SqlClient } from './client.js';
 import { activeAgent, iso, n, type Row } from './rows.js';
 
@@ -27,16 +28,22 @@ export function sqlSecrets(db: SqlClient): SecretStore {
     async recordSecretVersion(input) {
       await activeAgent(db, input.ownerId, input.agentId);
       const deletedAt = input.deleted ? input.now : null;
-      const { rows } = await db.query(
-        `insert into secret_metadata (owner_id, agent_id, name, version, updated_at, deleted_at)
-         values ($1, $2, $3, $4, $5, $6)
-         on conflict (agent_id, name) do update
-           set version = excluded.version, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at
-           where secret_metadata.version < excluded.version
-         returning agent_id, name, version, updated_at`,
-        [input.ownerId, input.agentId, input.name, input.version, input.now, deletedAt],
-      );
-      if (rows[0]) return toSecret(rows[0]);
+      const recorded = await db.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `insert into secret_metadata (owner_id, agent_id, name, version, updated_at, deleted_at)
+           values ($1, $2, $3, $4, $5, $6)
+           on conflict (agent_id, name) do update
+             set version = excluded.version, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at
+             where secret_metadata.version < excluded.version
+           returning agent_id, name, version, updated_at`,
+          [input.ownerId, input.agentId, input.name, input.version, input.now, deletedAt],
+        );
+        if (!rows[0]) return null;
+        // the entry commits with the version it records
+        if (input.audit) await insertAudit(tx, { ...input.audit, ownerId: input.ownerId, now: input.now });
+        return toSecret(rows[0]);
+      });
+      if (recorded) return recorded;
       // Already at this version or past it: a repeat, or a change that lost the race to a later one.
       const current = await db.query(
         `select agent_id, name, version, updated_at from secret_metadata where agent_id = $1 and name = $2`,
