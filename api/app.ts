@@ -11,6 +11,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
+import { usageRoutes } from './routes/usage.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -31,6 +32,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
+    .route('/', usageRoutes(deps))
     .route('/api-keys', apiKeyRoutes(deps))
     .route('/events', eventRoutes(deps));
 
