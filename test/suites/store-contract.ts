@@ -447,6 +447,11 @@ export function describeStoreContract(factory: StoreUnderTest) {
       expect(
         await store.changeUserPlan({ userId: alice, tier: 'free', ifGraceEndsAt: endsAt, now: now() }),
       ).toMatchObject({ applied: false });
+      // null: only while no grace period runs (two failed payments open one)
+      const open = (graceEndsAt: string) =>
+        store.changeUserPlan({ userId: alice, billing: { graceEndsAt }, ifGraceEndsAt: null, now: now() });
+      expect(await open(endsAt)).toMatchObject({ applied: true });
+      expect(await open(other)).toMatchObject({ applied: false, user: { billing: { graceEndsAt: endsAt } } });
       await expectAppError(store.changeUserPlan({ userId: newId('usr'), tier: 'free', now: now() }), 'not_found');
     });
 

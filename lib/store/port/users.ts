@@ -40,7 +40,8 @@ export interface ChangeUserPlanInput {
   tier?: Tier;
   addOns?: AddOn[];
   billing?: Partial<BillingState>;
-  ifGraceEndsAt?: string;
+  /** Apply only while the grace period ends at this instant (null: only while none runs). */
+  ifGraceEndsAt?: string | null;
   now: Date;
   audit?: AuditNote;
 }
@@ -81,7 +82,7 @@ export const userRules: Rules<UserStore> = {
       tier: Tier.optional(),
       addOns: z.array(AddOn).max(8).optional(),
       billing: BillingPatch.optional(),
-      ifGraceEndsAt: z.iso.datetime().optional(),
+      ifGraceEndsAt: z.iso.datetime().nullable().optional(),
       now: Instant,
       audit: AuditNoteRule.optional(),
     }),
