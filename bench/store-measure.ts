@@ -72,11 +72,9 @@ export async function measure(
       const events: TelemetryEvent[] = Array.from({ length: Math.min(opts.batch, toIngest - done) }, (_, i) => ({
         id: `${newId('req')}${i}`,
         at: new Date(Date.UTC(2026, 10, 1) + (telemetryRows + done + i) * 1000).toISOString(),
-        kind: 'request',
+        kind: 'invocation',
         ok: i % 10 !== 0,
-        durationMs: i,
-        inputBytes: 100,
-        outputBytes: 200,
+        computeMs: i,
       }));
       await store.ingestTelemetry({ ownerId: owner, ...target, events });
     }

@@ -1,7 +1,15 @@
 import { v } from 'convex/values';
 import type { QueryCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { billingPeriodOut, findUser, toBillingPeriod } from './model.js';
+import {
+  addTotals,
+  estimateCostUsd,
+  periodBounds,
+  zeroTotals,
+  type Runtime,
+  type UsageTotals,
+} from '../lib/contracts/index.js';
+import { billingPeriodOut, findUser, toBillingPeriod, totalsOut } from './model.js';
 
 const periodRow = (db: QueryCtx['db'], ownerId: string, period: string) =>
   db
@@ -16,7 +24,7 @@ export const getPeriod = serviceQuery({
     toBillingPeriod(ownerId, period, await periodRow(ctx.db, ownerId, period)),
 });
 
-/** Freezes the period's totals from its usage; closing a closed period changes nothing. */
+/** Freezes the period's totals from its hourly metrics, priced per runtime; closing a closed period changes nothing. */
 export const closePeriod = serviceMutation({
   args: { ownerId: v.string(), period: v.string(), now: v.number() },
   returns: v.object({ period: billingPeriodOut, closedNow: v.boolean() }),
@@ -24,22 +32,29 @@ export const closePeriod = serviceMutation({
     if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
     const existing = await periodRow(ctx.db, ownerId, period);
     if (existing?.status === 'closed') return { period: toBillingPeriod(ownerId, period, existing), closedNow: false };
-    const totals = { requests: 0, errors: 0, durationMs: 0, inputBytes: 0, outputBytes: 0 };
+    const { start, end } = periodBounds(period);
+    const byRuntime = new Map<Runtime, UsageTotals>();
     for (const row of await ctx.db
-      .query('usage')
-      .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period))
+      .query('hourlyMetrics')
+      .withIndex('by_ownerId_hour', (q) =>
+        q.eq('ownerId', ownerId).gte('hour', start.getTime()).lt('hour', end.getTime()),
+      )
       .collect()) {
-      totals.requests += row.requests;
-      totals.errors += row.errors;
-      totals.durationMs += row.durationMs;
-      totals.inputBytes += row.inputBytes;
-      totals.outputBytes += row.outputBytes;
+      if (!byRuntime.has(row.runtime)) byRuntime.set(row.runtime, zeroTotals());
+      addTotals(byRuntime.get(row.runtime)!, totalsOut(row));
+    }
+    const totals = zeroTotals();
+    let cost = 0;
+    for (const [runtime, t] of byRuntime) {
+      addTotals(totals, t);
+      cost += estimateCostUsd(runtime, t);
     }
     const closed = {
       ownerId,
       period,
       status: 'closed' as const,
       totals,
+      costUsd: Math.round(cost * 1e4) / 1e4,
       usageReportId: null,
       closedAt: now,
       reportedAt: null,

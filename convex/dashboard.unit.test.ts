@@ -60,8 +60,11 @@ async function seedOwner(t: TestBackend, ownerId: string, suffix: string) {
       requests: 3,
       errors: 1,
       durationMs: 30,
+      computeMs: 12,
       inputBytes: 300,
       outputBytes: 600,
+      inputTokens: 40,
+      outputTokens: 80,
     });
     await ctx.db.insert('auditLog', {
       ownerId,
@@ -132,8 +135,11 @@ describe('dashboard queries', () => {
         requests: 3,
         errors: 1,
         durationMs: 30,
+        computeMs: 12,
         inputBytes: 300,
         outputBytes: 600,
+        inputTokens: 40,
+        outputTokens: 80,
       },
     ]);
     expect(await asAlice.query(api.dashboard.billing, { period: '2026-11' })).toMatchObject({

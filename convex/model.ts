@@ -19,6 +19,7 @@ import {
   type ChangeDoc,
   type DeploymentDoc,
   type UsageDoc,
+  type UsageTotalsDoc,
 } from './schema.js';
 
 // What functions answer: the domain shapes of lib/contracts (ISO times, our own ids), so
@@ -115,15 +116,21 @@ export const toUser = (d: Doc<'users'>): Infer<typeof userOut> => ({
 });
 
 export const periodUsageOut = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });
+export const totalsOut = (d: UsageTotalsDoc): UsageTotalsDoc => ({
+  requests: d.requests,
+  errors: d.errors,
+  durationMs: d.durationMs,
+  computeMs: d.computeMs,
+  inputBytes: d.inputBytes,
+  outputBytes: d.outputBytes,
+  inputTokens: d.inputTokens,
+  outputTokens: d.outputTokens,
+});
 export const toPeriodUsage = (d: UsageDoc): Infer<typeof periodUsageOut> => ({
   ownerId: d.ownerId,
   period: d.period,
   runtime: d.runtime,
-  requests: d.requests,
-  errors: d.errors,
-  durationMs: d.durationMs,
-  inputBytes: d.inputBytes,
-  outputBytes: d.outputBytes,
+  ...totalsOut(d),
 });
 
 export const billingPeriodOut = v.object({
@@ -131,6 +138,7 @@ export const billingPeriodOut = v.object({
   period: v.string(),
   status: v.union(v.literal('open'), v.literal('closed')),
   totals: v.nullable(v.object(usageTotals)),
+  costUsd: v.nullable(v.number()),
   usageReportId: v.nullable(v.string()),
   closedAt: v.nullable(v.string()),
 });
@@ -141,12 +149,14 @@ export function toBillingPeriod(
   period: string,
   d: BillingPeriodDoc | null,
 ): Infer<typeof billingPeriodOut> {
-  if (d === null) return { ownerId, period, status: 'open', totals: null, usageReportId: null, closedAt: null };
+  if (d === null)
+    return { ownerId, period, status: 'open', totals: null, costUsd: null, usageReportId: null, closedAt: null };
   return {
     ownerId,
     period,
     status: d.status,
     totals: d.totals,
+    costUsd: d.costUsd,
     usageReportId: d.usageReportId,
     closedAt: isoOrNull(d.closedAt),
   };

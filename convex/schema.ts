@@ -6,6 +6,7 @@ import {
   AgentStatus,
   DeploymentStatus,
   DeployStep,
+  EventKind,
   Framework,
   Runtime,
   SourceType,
@@ -24,6 +25,7 @@ export const addOn = literals(...AddOn.options);
 export const agentStatus = literals(...AgentStatus.options);
 export const deploymentStatus = literals(...DeploymentStatus.options);
 export const changeKind = literals('agent', 'deployment');
+export const eventKind = literals(...EventKind.options);
 export const sourceType = literals(...SourceType.options);
 export const framework = literals(...Framework.options);
 /** Where a `git` source comes from; its files are fetched at build time, not stored. */
@@ -51,8 +53,11 @@ export const usageTotals = {
   requests: v.number(),
   errors: v.number(),
   durationMs: v.number(),
+  computeMs: v.number(),
   inputBytes: v.number(),
   outputBytes: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
 };
 export const usageTotalsObject = v.object(usageTotals);
 export type UsageTotalsDoc = Infer<typeof usageTotalsObject>;
@@ -159,16 +164,30 @@ export const telemetryEvent = v.object({
   ownerId: v.string(),
   agentId: v.string(),
   deploymentId: v.string(),
-  kind: v.literal('request'),
+  runtime,
+  kind: eventKind,
   at: v.number(),
   ok: v.boolean(),
+  status: v.nullable(v.number()),
   durationMs: v.number(),
+  computeMs: v.number(),
   inputBytes: v.number(),
   outputBytes: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  sessionId: v.nullable(v.string()),
+  endUser: v.nullable(v.string()),
+  apiKeyId: v.nullable(v.string()),
 });
 export type TelemetryEventDoc = Infer<typeof telemetryEvent>;
 
-export const hourlyMetric = v.object({ ownerId: v.string(), agentId: v.string(), hour: v.number(), ...usageTotals });
+export const hourlyMetric = v.object({
+  ownerId: v.string(),
+  agentId: v.string(),
+  runtime,
+  hour: v.number(),
+  ...usageTotals,
+});
 export type HourlyMetricDoc = Infer<typeof hourlyMetric>;
 
 export const usage = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });
@@ -180,11 +199,27 @@ export const billingPeriod = v.object({
   period: v.string(),
   status: literals('open', 'closed'),
   totals: v.nullable(usageTotalsObject),
+  costUsd: v.nullable(v.number()),
   usageReportId: v.nullable(v.string()),
   closedAt: v.nullable(v.number()),
   reportedAt: v.nullable(v.number()),
 });
 export type BillingPeriodDoc = Infer<typeof billingPeriod>;
+
+/** The caller's own end users (x-webhost-end-user), per period. */
+export const endUserUsage = v.object({
+  ownerId: v.string(),
+  period: v.string(),
+  endUser: v.string(),
+  requests: v.number(),
+  errors: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+});
+export type EndUserUsageDoc = Infer<typeof endUserUsage>;
+
+/** What the gateways have leased of an owner's monthly request limit. */
+export const requestCounter = v.object({ ownerId: v.string(), period: v.string(), leased: v.number() });
 
 export const webhookEvent = v.object({
   provider: v.string(),
@@ -241,8 +276,14 @@ export default defineSchema({
     .index('by_deploymentId_eventId', ['deploymentId', 'eventId'])
     .index('by_agentId_at_eventId', ['agentId', 'at', 'eventId'])
     .index('by_ownerId_at', ['ownerId', 'at']),
-  hourlyMetrics: defineTable(hourlyMetric).index('by_agentId_hour', ['agentId', 'hour']),
+  hourlyMetrics: defineTable(hourlyMetric)
+    .index('by_agentId_hour_runtime', ['agentId', 'hour', 'runtime'])
+    .index('by_ownerId_hour', ['ownerId', 'hour']),
   usage: defineTable(usage).index('by_ownerId_period_runtime', ['ownerId', 'period', 'runtime']),
+  endUserUsage: defineTable(endUserUsage)
+    .index('by_ownerId_period_endUser', ['ownerId', 'period', 'endUser'])
+    .index('by_ownerId_period_requests', ['ownerId', 'period', 'requests']),
+  requestCounters: defineTable(requestCounter).index('by_ownerId_period', ['ownerId', 'period']),
   billingPeriods: defineTable(billingPeriod).index('by_ownerId_period', ['ownerId', 'period']),
   webhookEvents: defineTable(webhookEvent).index('by_provider_eventId', ['provider', 'eventId']),
   idempotencyRecords: defineTable(idempotencyRecord).index('by_ownerId_key', ['ownerId', 'key']),

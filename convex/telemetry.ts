@@ -1,39 +1,146 @@
 import { v } from 'convex/values';
-import { periodOf } from '../lib/contracts/index.js';
+import { addTotals, periodBounds, periodOf, totalsOfEvent, zeroTotals } from '../lib/contracts/index.js';
+import type { MutationCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { findUser, iso, ownedAgent, periodUsageOut, toPeriodUsage } from './model.js';
-import { tier, usageTotals, type TelemetryEventDoc, type UsageTotalsDoc } from './schema.js';
+import { findUser, iso, ownedAgent, periodUsageOut, toPeriodUsage, totalsOut } from './model.js';
+import {
+  eventKind,
+  runtime,
+  tier,
+  usageTotals,
+  type EndUserUsageDoc,
+  type TelemetryEventDoc,
+  type UsageTotalsDoc,
+} from './schema.js';
 
 const HOUR_MS = 3_600_000;
-const zero = (): UsageTotalsDoc => ({ requests: 0, errors: 0, durationMs: 0, inputBytes: 0, outputBytes: 0 });
-const add = (into: UsageTotalsDoc, e: Pick<TelemetryEventDoc, 'ok' | 'durationMs' | 'inputBytes' | 'outputBytes'>) => {
-  into.requests += 1;
-  into.errors += e.ok ? 0 : 1;
-  into.durationMs += e.durationMs;
-  into.inputBytes += e.inputBytes;
-  into.outputBytes += e.outputBytes;
-};
-function totalsOf<K>(totals: Map<K, UsageTotalsDoc>, key: K): UsageTotalsDoc {
-  const found = totals.get(key);
-  if (found) return found;
-  const created = zero();
-  totals.set(key, created);
-  return created;
-}
-const sum = (a: UsageTotalsDoc, b: UsageTotalsDoc): UsageTotalsDoc => ({
-  requests: a.requests + b.requests,
-  errors: a.errors + b.errors,
-  durationMs: a.durationMs + b.durationMs,
-  inputBytes: a.inputBytes + b.inputBytes,
-  outputBytes: a.outputBytes + b.outputBytes,
-});
+
+type NewEvent = Omit<TelemetryEventDoc, 'eventId'> & { id: string };
 
 /**
- * Stores a batch of a deployment's events and adds each new one, once, to the agent's hourly
- * metrics and the owner's usage for the event's period and the deployment's runtime, in one
- * transaction. An event id already stored is a duplicate and changes nothing; concurrent
- * redeliveries conflict on the same rows and Convex retries the loser, which then sees them.
+ * Stores events and adds each new one, once, to the agent's hourly metrics, the owner's usage
+ * for the event's period and runtime, and the owner's usage per end user — in the calling
+ * mutation's transaction, each quantity from its one source (lib/contracts/usage.ts,
+ * `totalsOfEvent`). An event id already stored for the deployment is a duplicate and changes
+ * nothing; concurrent redeliveries conflict on the same rows and Convex retries the loser,
+ * which then sees them.
  */
+async function ingestEvents(ctx: MutationCtx, events: NewEvent[]): Promise<{ accepted: number; duplicates: number }> {
+  const hours = new Map<
+    string,
+    { ownerId: string; agentId: string; runtime: NewEvent['runtime']; hour: number; t: UsageTotalsDoc }
+  >();
+  const periods = new Map<
+    string,
+    { ownerId: string; period: string; runtime: NewEvent['runtime']; t: UsageTotalsDoc }
+  >();
+  const endUsers = new Map<string, { ownerId: string; period: string; endUser: string; t: UsageTotalsDoc }>();
+  const oldestOf = new Map<string, number>();
+  let accepted = 0;
+  for (const { id: eventId, ...e } of events) {
+    if (
+      await ctx.db
+        .query('telemetryEvents')
+        .withIndex('by_deploymentId_eventId', (q) => q.eq('deploymentId', e.deploymentId).eq('eventId', eventId))
+        .first()
+    )
+      continue;
+    await ctx.db.insert('telemetryEvents', { eventId, ...e });
+    const adds = totalsOfEvent(e);
+    const hour = Math.floor(e.at / HOUR_MS) * HOUR_MS;
+    const period = periodOf(new Date(e.at));
+    const hk = `${e.agentId}/${hour}/${e.runtime}`;
+    if (!hours.has(hk))
+      hours.set(hk, { ownerId: e.ownerId, agentId: e.agentId, runtime: e.runtime, hour, t: zeroTotals() });
+    addTotals(hours.get(hk)!.t, adds);
+    const pk = `${e.ownerId}/${period}/${e.runtime}`;
+    if (!periods.has(pk)) periods.set(pk, { ownerId: e.ownerId, period, runtime: e.runtime, t: zeroTotals() });
+    addTotals(periods.get(pk)!.t, adds);
+    if (e.endUser !== null) {
+      const ek = `${e.ownerId}/${period}/${e.endUser}`;
+      if (!endUsers.has(ek)) endUsers.set(ek, { ownerId: e.ownerId, period, endUser: e.endUser, t: zeroTotals() });
+      addTotals(endUsers.get(ek)!.t, adds);
+    }
+    oldestOf.set(e.ownerId, Math.min(oldestOf.get(e.ownerId) ?? Infinity, e.at));
+    accepted++;
+  }
+  for (const { ownerId, agentId, runtime, hour, t } of hours.values()) {
+    const row = await ctx.db
+      .query('hourlyMetrics')
+      .withIndex('by_agentId_hour_runtime', (q) => q.eq('agentId', agentId).eq('hour', hour).eq('runtime', runtime))
+      .unique();
+    if (row) await ctx.db.patch(row._id, addTotals(totalsOut(row), t));
+    else await ctx.db.insert('hourlyMetrics', { ownerId, agentId, runtime, hour, ...t });
+  }
+  for (const { ownerId, period, runtime, t } of periods.values()) {
+    const row = await ctx.db
+      .query('usage')
+      .withIndex('by_ownerId_period_runtime', (q) =>
+        q.eq('ownerId', ownerId).eq('period', period).eq('runtime', runtime),
+      )
+      .unique();
+    if (row) await ctx.db.patch(row._id, addTotals(totalsOut(row), t));
+    else await ctx.db.insert('usage', { ownerId, period, runtime, ...t });
+  }
+  for (const { ownerId, period, endUser, t } of endUsers.values()) {
+    const adds = { requests: t.requests, errors: t.errors, inputTokens: t.inputTokens, outputTokens: t.outputTokens };
+    const row = await ctx.db
+      .query('endUserUsage')
+      .withIndex('by_ownerId_period_endUser', (q) =>
+        q.eq('ownerId', ownerId).eq('period', period).eq('endUser', endUser),
+      )
+      .unique();
+    if (row)
+      await ctx.db.patch(row._id, {
+        requests: row.requests + adds.requests,
+        errors: row.errors + adds.errors,
+        inputTokens: row.inputTokens + adds.inputTokens,
+        outputTokens: row.outputTokens + adds.outputTokens,
+      });
+    else await ctx.db.insert('endUserUsage', { ownerId, period, endUser, ...adds });
+  }
+  for (const [ownerId, oldest] of oldestOf) {
+    const user = await findUser(ctx.db, ownerId);
+    if (user && (user.telemetryFrom === null || oldest < user.telemetryFrom))
+      await ctx.db.patch(user._id, { telemetryFrom: oldest });
+  }
+  return { accepted, duplicates: events.length - accepted };
+}
+
+const ingestResult = v.object({ accepted: v.number(), duplicates: v.number() });
+
+/** The gateway's metered requests, from any owners. */
+export const recordRequests = serviceMutation({
+  args: {
+    events: v.array(
+      v.object({
+        id: v.string(),
+        at: v.number(),
+        ownerId: v.string(),
+        agentId: v.string(),
+        deploymentId: v.string(),
+        runtime,
+        status: v.number(),
+        durationMs: v.number(),
+        inputBytes: v.number(),
+        outputBytes: v.number(),
+        inputTokens: v.number(),
+        outputTokens: v.number(),
+        sessionId: v.nullable(v.string()),
+        endUser: v.nullable(v.string()),
+        apiKeyId: v.nullable(v.string()),
+      }),
+    ),
+  },
+  returns: ingestResult,
+  handler: (ctx, { events }) =>
+    ingestEvents(
+      ctx,
+      events.map((e) => ({ ...e, kind: 'request' as const, ok: e.status < 400, computeMs: 0 })),
+    ),
+});
+
+/** A deployment's signed telemetry batch, once the deployment is the agent's and the owner's. */
 export const ingest = serviceMutation({
   args: {
     ownerId: v.string(),
@@ -43,15 +150,16 @@ export const ingest = serviceMutation({
       v.object({
         id: v.string(),
         at: v.number(),
-        kind: v.literal('request'),
+        kind: eventKind,
         ok: v.boolean(),
-        durationMs: v.number(),
-        inputBytes: v.number(),
-        outputBytes: v.number(),
+        computeMs: v.number(),
+        inputTokens: v.optional(v.number()),
+        outputTokens: v.optional(v.number()),
+        requestId: v.optional(v.string()),
       }),
     ),
   },
-  returns: v.object({ accepted: v.number(), duplicates: v.number() }),
+  returns: ingestResult,
   handler: async (ctx, { ownerId, agentId, deploymentId, events }) => {
     const deployment = await ctx.db
       .query('deployments')
@@ -59,49 +167,29 @@ export const ingest = serviceMutation({
       .unique();
     if (deployment === null || deployment.ownerId !== ownerId || deployment.agentId !== agentId)
       fail('not_found', 'deployment not found');
-    const hours = new Map<number, UsageTotalsDoc>();
-    const periods = new Map<string, UsageTotalsDoc>();
-    let accepted = 0;
-    let oldest = Infinity;
-    for (const { id: eventId, ...e } of events) {
-      if (
-        await ctx.db
-          .query('telemetryEvents')
-          .withIndex('by_deploymentId_eventId', (q) => q.eq('deploymentId', deploymentId).eq('eventId', eventId))
-          .first()
-      )
-        continue;
-      await ctx.db.insert('telemetryEvents', { eventId, ownerId, agentId, deploymentId, ...e });
-      const hour = Math.floor(e.at / HOUR_MS) * HOUR_MS;
-      const period = periodOf(new Date(e.at));
-      add(totalsOf(hours, hour), e);
-      add(totalsOf(periods, period), e);
-      oldest = Math.min(oldest, e.at);
-      accepted++;
-    }
-    for (const [hour, totals] of hours) {
-      const row = await ctx.db
-        .query('hourlyMetrics')
-        .withIndex('by_agentId_hour', (q) => q.eq('agentId', agentId).eq('hour', hour))
-        .unique();
-      if (row) await ctx.db.patch(row._id, sum(row, totals));
-      else await ctx.db.insert('hourlyMetrics', { ownerId, agentId, hour, ...totals });
-    }
-    for (const [period, totals] of periods) {
-      const runtime = deployment.runtime;
-      const row = await ctx.db
-        .query('usage')
-        .withIndex('by_ownerId_period_runtime', (q) =>
-          q.eq('ownerId', ownerId).eq('period', period).eq('runtime', runtime),
-        )
-        .unique();
-      if (row) await ctx.db.patch(row._id, sum(row, totals));
-      else await ctx.db.insert('usage', { ownerId, period, runtime, ...totals });
-    }
-    const user = await findUser(ctx.db, ownerId);
-    if (user && accepted > 0 && (user.telemetryFrom === null || oldest < user.telemetryFrom))
-      await ctx.db.patch(user._id, { telemetryFrom: oldest });
-    return { accepted, duplicates: events.length - accepted };
+    return ingestEvents(
+      ctx,
+      events.map((e) => ({
+        id: e.id,
+        at: e.at,
+        ownerId,
+        agentId,
+        deploymentId,
+        runtime: deployment.runtime,
+        kind: e.kind,
+        ok: e.ok,
+        status: null,
+        durationMs: 0,
+        computeMs: e.computeMs,
+        inputBytes: 0,
+        outputBytes: 0,
+        inputTokens: e.inputTokens ?? 0,
+        outputTokens: e.outputTokens ?? 0,
+        sessionId: null,
+        endUser: null,
+        apiKeyId: null,
+      })),
+    );
   },
 });
 
@@ -109,23 +197,37 @@ const storedEventOut = v.object({
   id: v.string(),
   agentId: v.string(),
   deploymentId: v.string(),
+  runtime,
   at: v.string(),
-  kind: v.literal('request'),
+  kind: eventKind,
   ok: v.boolean(),
+  status: v.nullable(v.number()),
   durationMs: v.number(),
+  computeMs: v.number(),
   inputBytes: v.number(),
   outputBytes: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  sessionId: v.nullable(v.string()),
+  endUser: v.nullable(v.string()),
 });
 const toStoredEvent = (d: TelemetryEventDoc) => ({
   id: d.eventId,
   agentId: d.agentId,
   deploymentId: d.deploymentId,
+  runtime: d.runtime,
   at: iso(d.at),
   kind: d.kind,
   ok: d.ok,
+  status: d.status,
   durationMs: d.durationMs,
+  computeMs: d.computeMs,
   inputBytes: d.inputBytes,
   outputBytes: d.outputBytes,
+  inputTokens: d.inputTokens,
+  outputTokens: d.outputTokens,
+  sessionId: d.sessionId,
+  endUser: d.endUser,
 });
 const eventKey = v.object({ at: v.number(), eventId: v.string() });
 
@@ -168,25 +270,17 @@ export const listEvents = serviceQuery({
   },
 });
 
-/** Hourly metrics of an agent for hours starting in [from, to), oldest first. */
+/** Hourly metrics of an agent for hours starting in [from, to), oldest first, then by runtime. */
 export const hourly = serviceQuery({
   args: { ownerId: v.string(), agentId: v.string(), from: v.number(), to: v.number() },
-  returns: v.array(v.object({ agentId: v.string(), hour: v.string(), ...usageTotals })),
+  returns: v.array(v.object({ agentId: v.string(), runtime, hour: v.string(), ...usageTotals })),
   handler: async (ctx, { ownerId, agentId, from, to }) => {
     await ownedAgent(ctx.db, ownerId, agentId);
     const rows = await ctx.db
       .query('hourlyMetrics')
-      .withIndex('by_agentId_hour', (q) => q.eq('agentId', agentId).gte('hour', from).lt('hour', to))
+      .withIndex('by_agentId_hour_runtime', (q) => q.eq('agentId', agentId).gte('hour', from).lt('hour', to))
       .collect();
-    return rows.map((r) => ({
-      agentId: r.agentId,
-      hour: iso(r.hour),
-      requests: r.requests,
-      errors: r.errors,
-      durationMs: r.durationMs,
-      inputBytes: r.inputBytes,
-      outputBytes: r.outputBytes,
-    }));
+    return rows.map((r) => ({ agentId: r.agentId, runtime: r.runtime, hour: iso(r.hour), ...totalsOut(r) }));
   },
 });
 
@@ -201,6 +295,63 @@ export const usage = serviceQuery({
         .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', ownerId).eq('period', period))
         .collect()
     ).map(toPeriodUsage),
+});
+
+/** The period's totals per agent and runtime, summed from hourly metrics; most requests first. */
+export const usageByAgent = serviceQuery({
+  args: { ownerId: v.string(), period: v.string() },
+  returns: v.array(v.object({ agentId: v.string(), runtime, ...usageTotals })),
+  handler: async (ctx, { ownerId, period }) => {
+    const { start, end } = periodBounds(period);
+    const rows = await ctx.db
+      .query('hourlyMetrics')
+      .withIndex('by_ownerId_hour', (q) =>
+        q.eq('ownerId', ownerId).gte('hour', start.getTime()).lt('hour', end.getTime()),
+      )
+      .collect();
+    const byAgent = new Map<
+      string,
+      { agentId: string; runtime: (typeof rows)[number]['runtime']; t: UsageTotalsDoc }
+    >();
+    for (const r of rows) {
+      const key = `${r.agentId}/${r.runtime}`;
+      if (!byAgent.has(key)) byAgent.set(key, { agentId: r.agentId, runtime: r.runtime, t: zeroTotals() });
+      addTotals(byAgent.get(key)!.t, totalsOut(r));
+    }
+    return [...byAgent.values()]
+      .map(({ agentId, runtime, t }) => ({ agentId, runtime, ...t }))
+      .sort(
+        (a, b) => b.requests - a.requests || a.agentId.localeCompare(b.agentId) || a.runtime.localeCompare(b.runtime),
+      );
+  },
+});
+
+/** The period's end users with the most requests. */
+export const usageByEndUser = serviceQuery({
+  args: { ownerId: v.string(), period: v.string(), limit: v.number() },
+  returns: v.array(
+    v.object({
+      endUser: v.string(),
+      requests: v.number(),
+      errors: v.number(),
+      inputTokens: v.number(),
+      outputTokens: v.number(),
+    }),
+  ),
+  handler: async (ctx, { ownerId, period, limit }) =>
+    (
+      await ctx.db
+        .query('endUserUsage')
+        .withIndex('by_ownerId_period_requests', (q) => q.eq('ownerId', ownerId).eq('period', period))
+        .order('desc')
+        .take(limit)
+    ).map((r: EndUserUsageDoc) => ({
+      endUser: r.endUser,
+      requests: r.requests,
+      errors: r.errors,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+    })),
 });
 
 /**

@@ -13,8 +13,7 @@ import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { defaultTierFromEnv } from '../api/entitlements.js';
 import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflows } from '../api/temporal.js';
-import { createGatewayApp } from '../gateway/app.js';
-import { ServingCache } from '../gateway/serving-cache.js';
+import { startGateway } from '../gateway/main.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
@@ -24,10 +23,7 @@ import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
-import type { RuntimeProvider } from '../lib/runtime/provider.js';
-import { AgentCoreProvider, agentCoreConfigFromEnv } from '../lib/runtime/providers/agentcore.js';
-import { CloudflareProvider, cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
+import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
@@ -79,26 +75,14 @@ try {
   const masterKey = loadMasterKey(process.env, config.dataDir);
   const invokeToken = invokeTokens(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
-  // a backstop behind the gateway's own invoke and stream limits, never before them
-  const invokeIdleTimeoutMs = Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000;
-  const providers: Partial<Record<Runtime, RuntimeProvider>> = {
-    local: new LocalProvider({
-      controlUrl: runtimeUrl,
-      token: runtimeToken,
-      invokeToken,
-      controlTimeoutMs: limits.agent.startupMs + 30_000,
-      invokeIdleTimeoutMs,
-    }),
-  };
-  // The cloud runtimes, each when its account is configured (README, "Runtimes").
-  const cloudflare = cloudflareConfigFromEnv(process.env);
-  if (cloudflare) {
-    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs });
-    providers.cloudflare = provider;
-    cleanups.push(() => provider.close());
-  }
-  const agentcore = agentCoreConfigFromEnv(process.env);
-  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken });
+  const { providers, close: closeProviders } = providersFromEnv({
+    env: process.env,
+    runtimeUrl,
+    runtimeToken,
+    invokeToken,
+    limits: limits.agent,
+  });
+  cleanups.push(closeProviders);
   const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
@@ -157,21 +141,13 @@ try {
     config.apiPort,
   );
   cleanups.push(api.close);
-  const serving = new ServingCache(store);
-  await serving.start();
-  cleanups.push(() => serving.close());
-  const gateway = await listen(
-    createGatewayApp({
-      serving,
-      authenticate,
-      apiKeys: store,
-      providers,
-      limits: limits.agent,
-      idempotency: store,
-      log: createLogger('gateway'),
-    }).fetch,
-    config.gatewayPort,
-  );
+  const gateway = await startGateway({
+    store,
+    authenticate,
+    providers,
+    limits: limits.agent,
+    port: config.gatewayPort,
+  });
   cleanups.push(gateway.close);
 
   console.log(

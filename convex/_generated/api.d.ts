@@ -22,6 +22,7 @@ import type * as dashboard from "../dashboard.js";
 import type * as deployments from "../deployments.js";
 import type * as functions from "../functions.js";
 import type * as idempotency from "../idempotency.js";
+import type * as limits from "../limits.js";
 import type * as model from "../model.js";
 import type * as secrets from "../secrets.js";
 import type * as telemetry from "../telemetry.js";
@@ -46,6 +47,7 @@ declare const fullApi: ApiFromModules<{
   deployments: typeof deployments;
   functions: typeof functions;
   idempotency: typeof idempotency;
+  limits: typeof limits;
   model: typeof model;
   secrets: typeof secrets;
   telemetry: typeof telemetry;

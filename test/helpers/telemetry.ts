@@ -5,15 +5,13 @@ import { agentSource } from './fixtures.js';
 
 const DAY_MS = 24 * 3_600_000;
 
-/** A request event that happened `daysAgo` days before `now`. */
+/** A shim event that happened `daysAgo` days before `now`. */
 export const eventDaysAgo = (now: Date, daysAgo: number): TelemetryEvent => ({
   id: newId('req'),
   at: new Date(now.getTime() - daysAgo * DAY_MS).toISOString(),
-  kind: 'request',
+  kind: 'invocation',
   ok: true,
-  durationMs: 10,
-  inputBytes: 100,
-  outputBytes: 200,
+  computeMs: 10,
 });
 
 /** An owner on `tier` with an agent and a deployment that telemetry can be reported for. */
@@ -34,6 +32,6 @@ export async function telemetryOwner(store: Store, tier: Tier) {
   const ingest = (events: TelemetryEvent[]) =>
     store.ingestTelemetry({ ownerId, agentId: agent.id, deploymentId, events });
   const eventIds = async () =>
-    (await store.listTelemetryEvents({ ownerId, agentId: agent.id, limit: 100 })).items.map((e) => e.id).sort();
+    (await store.listUsageEvents({ ownerId, agentId: agent.id, limit: 100 })).items.map((e) => e.id).sort();
   return { ownerId, agentId: agent.id, deploymentId, ingest, eventIds };
 }

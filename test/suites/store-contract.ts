@@ -3,7 +3,10 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AppError,
+  estimateCostUsd,
+  periodBounds,
   periodOf,
+  type MeteredRequest,
   SecretMetadata,
   type FilesSource,
   type TelemetryEvent,
@@ -708,59 +711,102 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── telemetry and usage ──────────────────────────────────────────────────────────
+    /** A shim event (signed telemetry). */
     const event = (at: string, over: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
       id: newId('req'),
       at,
-      kind: 'request',
+      kind: 'invocation',
       ok: true,
-      durationMs: 10,
-      inputBytes: 100,
-      outputBytes: 200,
+      computeMs: 5,
       ...over,
     });
     const liveAgent = async (ownerId: string) => {
       const agent = await agentOf(ownerId, `t-${newId('agt').slice(-8)}`);
       const dep = await deploymentOf(ownerId, agent.id);
       await toLive(ownerId, dep.id);
-      return { agentId: agent.id, deploymentId: dep.id };
+      return { ownerId, agentId: agent.id, deploymentId: dep.id };
     };
+    /** A request the gateway metered. */
+    const request = (
+      a: { ownerId: string; agentId: string; deploymentId: string },
+      at: string,
+      over: Partial<MeteredRequest> = {},
+    ): MeteredRequest => ({
+      id: newId('req'),
+      at,
+      ...a,
+      runtime: 'local',
+      status: 200,
+      durationMs: 10,
+      inputBytes: 100,
+      outputBytes: 200,
+      inputTokens: 3,
+      outputTokens: 7,
+      sessionId: 'ses_1',
+      endUser: null,
+      apiKeyId: null,
+      ...over,
+    });
 
-    it('counts each telemetry event once, even when batches are redelivered concurrently', async () => {
-      const { agentId, deploymentId } = await liveAgent(alice);
-      const batch = [
-        event('2026-11-03T10:15:00.000Z'),
-        event('2026-11-03T10:45:00.000Z', { ok: false, durationMs: 30 }),
-        event('2026-11-03T11:05:00.000Z'),
+    it('counts each event once, from both sources, even when batches are redelivered concurrently', async () => {
+      const a = await liveAgent(alice);
+      const requests = [
+        request(a, '2026-11-03T10:15:00.000Z'),
+        request(a, '2026-11-03T10:45:00.000Z', { status: 500, durationMs: 30 }),
+        request(a, '2026-11-03T11:05:00.000Z', { endUser: 'customer-42' }),
       ];
-      const results = await Promise.all(
-        [1, 2, 3].map(() => store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events: batch })),
-      );
-      expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(3);
-      expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(6);
+      const telemetry = [
+        event('2026-11-03T10:15:00.100Z', { computeMs: 4, inputTokens: 3, outputTokens: 7 }), // the gateway counts these tokens
+        event('2026-11-03T10:45:00.100Z', { ok: false, computeMs: 6 }), // the gateway counts this error
+        event('2026-11-03T11:30:00.000Z', {
+          kind: 'background',
+          ok: false,
+          computeMs: 20,
+          inputTokens: 50,
+          outputTokens: 5,
+        }),
+      ];
+      const results = await Promise.all([
+        ...[1, 2, 3].map(() => store.recordRequests(requests)),
+        ...[1, 2, 3].map(() => store.ingestTelemetry({ ...a, events: telemetry })),
+      ]);
+      expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(6);
+      expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(12);
       const hourly = await store.listHourlyMetrics({
         ownerId: alice,
-        agentId,
+        agentId: a.agentId,
         from: new Date('2026-11-03T00:00:00Z'),
         to: new Date('2026-11-04T00:00:00Z'),
       });
+      const totals = { inputBytes: 0, outputBytes: 0, inputTokens: 0, outputTokens: 0 };
       expect(hourly).toEqual([
         {
-          agentId,
+          ...totals,
+          agentId: a.agentId,
+          runtime: 'local',
           hour: '2026-11-03T10:00:00.000Z',
           requests: 2,
           errors: 1,
           durationMs: 40,
+          computeMs: 10,
           inputBytes: 200,
           outputBytes: 400,
+          inputTokens: 6,
+          outputTokens: 14,
         },
         {
-          agentId,
+          ...totals,
+          agentId: a.agentId,
+          runtime: 'local',
           hour: '2026-11-03T11:00:00.000Z',
           requests: 1,
-          errors: 0,
+          errors: 1,
           durationMs: 10,
+          computeMs: 20,
           inputBytes: 100,
           outputBytes: 200,
+          inputTokens: 53,
+          outputTokens: 12,
         },
       ]);
       expect(await store.getUsage({ ownerId: alice, period: '2026-11' })).toEqual([
@@ -769,66 +815,82 @@ export function describeStoreContract(factory: StoreUnderTest) {
           period: '2026-11',
           runtime: 'local',
           requests: 3,
-          errors: 1,
+          errors: 2,
           durationMs: 50,
+          computeMs: 30,
           inputBytes: 300,
           outputBytes: 600,
+          inputTokens: 59,
+          outputTokens: 26,
         },
+      ]);
+      expect(await store.getUsageByEndUser({ ownerId: alice, period: '2026-11', limit: 10 })).toEqual([
+        { endUser: 'customer-42', requests: 1, errors: 0, inputTokens: 3, outputTokens: 7 },
       ]);
     });
 
     it('scopes event ids to their deployment: another tenant reusing an id does not swallow events', async () => {
       const mine = await liveAgent(alice);
       const theirs = await liveAgent(bob);
-      const shared = event('2026-11-07T00:00:00.000Z');
-      expect(await store.ingestTelemetry({ ownerId: bob, ...theirs, events: [shared] })).toEqual({
+      const shared = newId('req');
+      expect(await store.recordRequests([request(theirs, '2026-11-07T00:00:00.000Z', { id: shared })])).toEqual({
         accepted: 1,
         duplicates: 0,
       });
-      expect(await store.ingestTelemetry({ ownerId: alice, ...mine, events: [shared] })).toEqual({
+      expect(await store.recordRequests([request(mine, '2026-11-07T00:00:00.000Z', { id: shared })])).toEqual({
         accepted: 1,
         duplicates: 0,
       });
       expect((await store.getUsage({ ownerId: alice, period: '2026-11' }))[0]?.requests).toBe(1);
     });
 
-    it('keeps period totals reproducible from hourly metrics', async () => {
-      const { agentId, deploymentId } = await liveAgent(alice);
+    it('keeps period totals reproducible from hourly metrics, by runtime and by agent', async () => {
+      const first = await liveAgent(alice);
       const second = await liveAgent(alice);
-      const events: TelemetryEvent[] = [];
+      const requests: MeteredRequest[] = [];
       for (let i = 0; i < 60; i++)
-        events.push(
-          event(new Date(Date.UTC(2026, 9, 31, 20) + i * 17 * 60_000).toISOString(), {
+        requests.push(
+          request(first, new Date(Date.UTC(2026, 9, 31, 20) + i * 17 * 60_000).toISOString(), {
             durationMs: i,
-            ok: i % 7 !== 0,
+            status: i % 7 === 0 ? 502 : 200,
+            endUser: `u${i % 3}`,
           }),
         );
-      await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
-      await store.ingestTelemetry({
-        ownerId: alice,
-        agentId: second.agentId,
-        deploymentId: second.deploymentId,
-        events: events.slice(0, 10).map((e) => ({ ...e, id: newId('req') })),
-      });
+      const seconds = requests
+        .slice(0, 10)
+        .map((r) => ({ ...r, ...second, id: newId('req'), runtime: 'cloudflare' as const }));
+      await store.recordRequests([...requests, ...seconds]);
       for (const period of ['2026-10', '2026-11']) {
-        const [from, to] =
-          period === '2026-10'
-            ? [new Date('2026-10-01T00:00:00Z'), new Date('2026-11-01T00:00:00Z')]
-            : [new Date('2026-11-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z')];
+        const { start: from, end: to } = periodBounds(period);
         const hourly = [
-          ...(await store.listHourlyMetrics({ ownerId: alice, agentId, from, to })),
+          ...(await store.listHourlyMetrics({ ownerId: alice, agentId: first.agentId, from, to })),
           ...(await store.listHourlyMetrics({ ownerId: alice, agentId: second.agentId, from, to })),
         ];
-        const sum = (k: 'requests' | 'errors' | 'durationMs') => hourly.reduce((n, h) => n + h[k], 0);
-        const [usage] = await store.getUsage({ ownerId: alice, period });
-        const expected = [...events, ...events.slice(0, 10)].filter((e) => periodOf(new Date(e.at)) === period);
-        expect(usage?.requests).toBe(expected.length);
-        expect(usage).toMatchObject({
-          requests: sum('requests'),
-          errors: sum('errors'),
-          durationMs: sum('durationMs'),
-        });
+        const sum = (k: 'requests' | 'errors' | 'durationMs', runtime?: string) =>
+          hourly.filter((h) => !runtime || h.runtime === runtime).reduce((n, h) => n + h[k], 0);
+        const usage = await store.getUsage({ ownerId: alice, period });
+        const expected = [...requests, ...seconds].filter((e) => periodOf(new Date(e.at)) === period);
+        expect(usage.reduce((n, u) => n + u.requests, 0)).toBe(expected.length);
+        for (const u of usage)
+          expect(u).toMatchObject({
+            requests: sum('requests', u.runtime),
+            errors: sum('errors', u.runtime),
+            durationMs: sum('durationMs', u.runtime),
+          });
+        const byAgent = await store.getUsageByAgent({ ownerId: alice, period });
+        expect(byAgent.reduce((n, x) => n + x.requests, 0)).toBe(sum('requests'));
+        expect(byAgent.find((x) => x.agentId === first.agentId)?.requests).toBe(
+          expected.filter((e) => e.agentId === first.agentId).length,
+        );
+        const byEndUser = await store.getUsageByEndUser({ ownerId: alice, period, limit: 2 });
+        expect(byEndUser.length).toBeLessThanOrEqual(2);
+        const all = await store.getUsageByEndUser({ ownerId: alice, period, limit: 10 });
+        expect(all.reduce((n, x) => n + x.requests, 0)).toBe(expected.length);
+        expect(all.map((x) => x.requests)).toEqual([...all.map((x) => x.requests)].sort((x, y) => y - x));
       }
+      // another owner sees none of it
+      expect(await store.getUsageByAgent({ ownerId: bob, period: '2026-11' })).toEqual([]);
+      expect(await store.getUsageByEndUser({ ownerId: bob, period: '2026-11', limit: 10 })).toEqual([]);
     });
 
     it('refuses a telemetry batch that does not match its deployment, agent and owner, storing nothing', async () => {
@@ -848,11 +910,11 @@ export function describeStoreContract(factory: StoreUnderTest) {
           ownerId: alice,
           agentId: a.agentId,
           deploymentId: a.deploymentId,
-          events: [...batch, { ...batch[0]!, id: '', durationMs: -1 }],
+          events: [...batch, { ...batch[0]!, id: '', computeMs: -1 }],
         }),
         'validation_failed',
       );
-      expect((await store.listTelemetryEvents({ ownerId: alice, agentId: a.agentId, limit: 10 })).items).toEqual([]);
+      expect((await store.listUsageEvents({ ownerId: alice, agentId: a.agentId, limit: 10 })).items).toEqual([]);
       expect(
         await store.listHourlyMetrics({
           ownerId: alice,
@@ -863,16 +925,58 @@ export function describeStoreContract(factory: StoreUnderTest) {
       ).toEqual([]);
     });
 
-    it('lists raw telemetry newest first, scoped by owner', async () => {
-      const { agentId, deploymentId } = await liveAgent(alice);
-      const events = [0, 1, 2].map((i) => event(`2026-11-06T00:0${i}:00.000Z`));
-      await store.ingestTelemetry({ ownerId: alice, agentId, deploymentId, events });
-      const page1 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2 });
+    it('lists raw events newest first, scoped by owner', async () => {
+      const a = await liveAgent(alice);
+      const events = [0, 1, 2].map((i) => request(a, `2026-11-06T00:0${i}:00.000Z`, { endUser: 'e1' }));
+      await store.recordRequests(events);
+      const page1 = await store.listUsageEvents({ ownerId: alice, agentId: a.agentId, limit: 2 });
       expect(page1.items.map((e) => e.id)).toEqual([events[2]!.id, events[1]!.id]);
-      expect(page1.items[0]).toMatchObject({ agentId, deploymentId, ok: true, durationMs: 10 });
-      const page2 = await store.listTelemetryEvents({ ownerId: alice, agentId, limit: 2, cursor: page1.nextCursor! });
+      expect(page1.items[0]).toMatchObject({
+        agentId: a.agentId,
+        deploymentId: a.deploymentId,
+        kind: 'request',
+        ok: true,
+        status: 200,
+        durationMs: 10,
+        inputTokens: 3,
+        sessionId: 'ses_1',
+        endUser: 'e1',
+      });
+      const page2 = await store.listUsageEvents({
+        ownerId: alice,
+        agentId: a.agentId,
+        limit: 2,
+        cursor: page1.nextCursor!,
+      });
       expect(page2.items.map((e) => e.id)).toEqual([events[0]!.id]);
-      await expectAppError(store.listTelemetryEvents({ ownerId: bob, agentId, limit: 2 }), 'not_found');
+      await expectAppError(store.listUsageEvents({ ownerId: bob, agentId: a.agentId, limit: 2 }), 'not_found');
+    });
+
+    it('leases requests within the tier’s monthly limit, however many gateways race for them', async () => {
+      await store.setUserTier({ userId: alice, tier: 'free', now: now() }); // 10,000 a period
+      const leases = await Promise.all(
+        Array.from({ length: 12 }, () => store.leaseRequests({ ownerId: alice, period: '2026-11', want: 1000 })),
+      );
+      expect(leases.reduce((n, l) => n + l.granted, 0)).toBe(10_000);
+      expect(leases.every((l) => l.limit === 10_000)).toBe(true);
+      expect(await store.leaseRequests({ ownerId: alice, period: '2026-11', want: 1 })).toEqual({
+        granted: 0,
+        limit: 10_000,
+        leased: 10_000,
+      });
+      // unused requests given back can be leased again; a new period starts from zero
+      await store.releaseRequests({ ownerId: alice, period: '2026-11', count: 300 });
+      expect((await store.leaseRequests({ ownerId: alice, period: '2026-11', want: 1000 })).granted).toBe(300);
+      expect((await store.leaseRequests({ ownerId: alice, period: '2026-12', want: 1000 })).granted).toBe(1000);
+      // a higher tier raises the limit at once; enterprise has none
+      await store.setUserTier({ userId: alice, tier: 'starter', now: now() });
+      expect((await store.leaseRequests({ ownerId: alice, period: '2026-11', want: 1000 })).granted).toBe(1000);
+      await store.setUserTier({ userId: bob, tier: 'enterprise', now: now() });
+      expect(await store.leaseRequests({ ownerId: bob, period: '2026-11', want: 500 })).toMatchObject({
+        granted: 500,
+        limit: null,
+      });
+      await expectAppError(store.leaseRequests({ ownerId: newId('usr'), period: '2026-11', want: 1 }), 'not_found');
     });
 
     it('retention deletes exactly the events older than the cutoff for the tier, in batches', async () => {
@@ -889,8 +993,8 @@ export function describeStoreContract(factory: StoreUnderTest) {
       const recent = Array.from({ length: 5 }, (_, i) =>
         event(new Date(cutoff.getTime() + (i + 1) * 60_000).toISOString()),
       );
-      await store.ingestTelemetry({ ownerId: alice, ...mine, events: [...old, atCutoff, ...recent] });
-      await store.ingestTelemetry({ ownerId: bob, ...theirs, events: old.map((e) => ({ ...e, id: newId('req') })) });
+      await store.ingestTelemetry({ ...mine, events: [...old, atCutoff, ...recent] });
+      await store.ingestTelemetry({ ...theirs, events: old.map((e) => ({ ...e, id: newId('req') })) });
       const usageBefore = await store.getUsage({ ownerId: alice, period: '2026-10' });
 
       const deleted: number[] = [];
@@ -901,31 +1005,33 @@ export function describeStoreContract(factory: StoreUnderTest) {
       }
       // other owners of this tier may have old events too; ours are gone in batches of at most 10
       expect(deleted.every((n) => n <= 10)).toBe(true);
-      const left = (await store.listTelemetryEvents({ ownerId: alice, agentId: mine.agentId, limit: 100 })).items
+      const left = (await store.listUsageEvents({ ownerId: alice, agentId: mine.agentId, limit: 100 })).items
         .map((e) => e.id)
         .sort();
       expect(left).toEqual([atCutoff, ...recent].map((e) => e.id).sort());
       // another tier's events are not touched; aggregates are kept
-      expect(
-        (await store.listTelemetryEvents({ ownerId: bob, agentId: theirs.agentId, limit: 100 })).items,
-      ).toHaveLength(25);
+      expect((await store.listUsageEvents({ ownerId: bob, agentId: theirs.agentId, limit: 100 })).items).toHaveLength(
+        25,
+      );
       expect(await store.getUsage({ ownerId: alice, period: '2026-10' })).toEqual(usageBefore);
     });
 
     // ── billing periods, webhooks ────────────────────────────────────────────────────
     it('closes a billing period once, freezing its totals, and records its usage report once', async () => {
-      const { agentId, deploymentId } = await liveAgent(alice);
+      const a = await liveAgent(alice);
       expect(await store.getBillingPeriod({ ownerId: alice, period: '2026-09' })).toMatchObject({
         status: 'open',
         totals: null,
+        costUsd: null,
         closedAt: null,
       });
-      await store.ingestTelemetry({
-        ownerId: alice,
-        agentId,
-        deploymentId,
-        events: [event('2026-09-10T00:00:00.000Z'), event('2026-09-11T00:00:00.000Z')],
-      });
+      await store.recordRequests([
+        request(a, '2026-09-10T00:00:00.000Z'),
+        request(a, '2026-09-11T00:00:00.000Z'),
+        request(a, '2026-09-30T23:59:59.999Z', { runtime: 'cloudflare' }),
+        request(a, '2026-10-01T00:00:00.000Z'), // the next period
+      ]);
+      await store.ingestTelemetry({ ...a, events: [event('2026-09-10T00:00:00.100Z', { computeMs: 1_000_000 })] });
       const results = await Promise.all(
         [1, 2].map(() => store.closeBillingPeriod({ ownerId: alice, period: '2026-09', now: now() })),
       );
@@ -933,7 +1039,11 @@ export function describeStoreContract(factory: StoreUnderTest) {
       const closed = await store.getBillingPeriod({ ownerId: alice, period: '2026-09' });
       expect(closed).toMatchObject({
         status: 'closed',
-        totals: { requests: 2, errors: 0, durationMs: 20, inputBytes: 200, outputBytes: 400 },
+        totals: { requests: 3, errors: 0, durationMs: 30, computeMs: 1_000_000, inputBytes: 300, outputBytes: 600 },
+        // priced per runtime (lib/contracts/usage.ts): 2 local requests + 1M local compute ms + 1 cloudflare request
+        costUsd:
+          estimateCostUsd('local', { requests: 2, computeMs: 1_000_000 }) +
+          estimateCostUsd('cloudflare', { requests: 1, computeMs: 0 }),
       });
       const reports = await Promise.all(
         [1, 2, 3].map(() =>

@@ -7,6 +7,7 @@ import { convexCaller } from './call.js';
 import { convexChanges } from './changes.js';
 import { convexDeployments } from './deployments.js';
 import { convexIdempotency } from './idempotency.js';
+import { convexLimits } from './limits.js';
 import { convexSecrets } from './secrets.js';
 import type { ConvexTransport } from './transport.js';
 import { convexUsage } from './usage.js';
@@ -29,6 +30,7 @@ export function createConvexStore(transport: ConvexTransport, serviceSecret: str
     ...convexSecrets(call),
     ...convexApiKeys(call),
     ...convexUsage(call),
+    ...convexLimits(call),
     ...convexBilling(call),
     ...convexIdempotency(call),
     ...convexAudit(call),

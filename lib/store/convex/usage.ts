@@ -9,12 +9,14 @@ const EventKey = z.object({ at: z.number(), eventId: z.string() });
 
 export function convexUsage(call: ConvexCaller): UsageStore {
   return {
+    recordRequests: (events) =>
+      call.mutation(api.telemetry.recordRequests, { events: events.map((e) => ({ ...e, at: Date.parse(e.at) })) }),
     ingestTelemetry: (input) =>
       call.mutation(api.telemetry.ingest, {
         ...input,
         events: input.events.map((e) => ({ ...e, at: Date.parse(e.at) })),
       }),
-    async listTelemetryEvents({ ownerId, agentId, limit, cursor }) {
+    async listUsageEvents({ ownerId, agentId, limit, cursor }) {
       const before = decodeCursor(cursor, EventKey);
       const { items, next } = await call.query(api.telemetry.listEvents, { ownerId, agentId, limit, before });
       return pageOf(items, next);
@@ -22,6 +24,8 @@ export function convexUsage(call: ConvexCaller): UsageStore {
     listHourlyMetrics: (input) =>
       call.query(api.telemetry.hourly, { ...input, from: ms(input.from), to: ms(input.to) }),
     getUsage: (input) => call.query(api.telemetry.usage, input),
+    getUsageByAgent: (input) => call.query(api.telemetry.usageByAgent, input),
+    getUsageByEndUser: (input) => call.query(api.telemetry.usageByEndUser, input),
     deleteTelemetryBefore: (input) => call.mutation(api.telemetry.deleteBefore, { ...input, cutoff: ms(input.cutoff) }),
   };
 }

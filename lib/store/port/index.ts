@@ -12,6 +12,8 @@ import type { DeploymentStore } from './deployments.js';
 import { deploymentRules } from './deployments.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { idempotencyRules } from './idempotency.js';
+import type { LimitStore } from './limits.js';
+import { limitRules } from './limits.js';
 import type { Rules } from './rules.js';
 import type { SecretStore } from './secrets.js';
 import { secretRules } from './secrets.js';
@@ -27,6 +29,7 @@ export type * from './billing.js';
 export type * from './changes.js';
 export type * from './deployments.js';
 export type * from './idempotency.js';
+export type * from './limits.js';
 export type * from './secrets.js';
 export type * from './usage.js';
 export type * from './users.js';
@@ -44,6 +47,7 @@ export type Store = UserStore &
   SecretStore &
   ApiKeyStore &
   UsageStore &
+  LimitStore &
   BillingStore &
   IdempotencyStore &
   AuditStore &
@@ -57,6 +61,7 @@ export const storeRules: Rules<Store> = {
   ...secretRules,
   ...apiKeyRules,
   ...usageRules,
+  ...limitRules,
   ...billingRules,
   ...idempotencyRules,
   ...auditRules,

@@ -1,7 +1,27 @@
-import { AppError, notFound, type BillingPeriod } from '../../contracts/index.js';
+import {
+  addTotals,
+  AppError,
+  estimateCostUsd,
+  notFound,
+  periodBounds,
+  zeroTotals,
+  type BillingPeriod,
+  type Runtime,
+} from '../../contracts/index.js';
 import type { BillingStore, PeriodRef } from '../port/index.js';
 import type { SqlClient } from './client.js';
-import { isoOrNull, totalsOf } from './rows.js';
+import { isoOrNull, n, totalsOf } from './rows.js';
+
+const SUMS = [
+  'requests',
+  'errors',
+  'duration_ms',
+  'compute_ms',
+  'input_bytes',
+  'output_bytes',
+  'input_tokens',
+  'output_tokens',
+];
 
 export function sqlBilling(db: SqlClient): BillingStore {
   const getBillingPeriod = async (input: PeriodRef): Promise<BillingPeriod> => {
@@ -17,14 +37,17 @@ export function sqlBilling(db: SqlClient): BillingStore {
         period: input.period,
         status: 'open',
         totals: null,
+        costUsd: null,
         usageReportId: null,
         closedAt: null,
       };
+    const closed = r.status === 'closed';
     return {
       ownerId: r.owner_id as string,
       period: r.period as string,
       status: r.status as BillingPeriod['status'],
-      totals: r.status === 'closed' ? totalsOf(r) : null,
+      totals: closed ? totalsOf(r) : null,
+      costUsd: closed ? n(r.cost_usd) : null,
       usageReportId: (r.usage_report_id as string | null) ?? null,
       closedAt: isoOrNull(r.closed_at),
     };
@@ -36,23 +59,51 @@ export function sqlBilling(db: SqlClient): BillingStore {
     async closeBillingPeriod(input) {
       const { rows: users } = await db.query('select 1 from users where id = $1', [input.ownerId]);
       if (!users[0]) throw notFound('user');
+      const { start, end } = periodBounds(input.period);
       const closedNow = await db.transaction(async (tx) => {
         await tx.query(
           `insert into billing_periods (owner_id, period, status) values ($1, $2, 'open') on conflict do nothing`,
           [input.ownerId, input.period],
         );
         // The row lock makes a concurrent close wait, then see 'closed' and change nothing.
-        const { rows } = await tx.query(
-          `update billing_periods b set status = 'closed', closed_at = $3,
-             requests = t.requests, errors = t.errors, duration_ms = t.duration_ms, input_bytes = t.input_bytes, output_bytes = t.output_bytes
-           from (select coalesce(sum(requests), 0) as requests, coalesce(sum(errors), 0) as errors, coalesce(sum(duration_ms), 0) as duration_ms,
-                        coalesce(sum(input_bytes), 0) as input_bytes, coalesce(sum(output_bytes), 0) as output_bytes
-                 from usage where owner_id = $1 and period = $2) t
-           where b.owner_id = $1 and b.period = $2 and b.status = 'open'
-           returning b.owner_id`,
-          [input.ownerId, input.period, input.now],
+        const { rows: open } = await tx.query(
+          `select 1 from billing_periods where owner_id = $1 and period = $2 and status = 'open' for update`,
+          [input.ownerId, input.period],
         );
-        return rows.length === 1;
+        if (!open[0]) return false;
+        // Finalized from the hourly metrics: the period's totals are their sum, priced per runtime.
+        const { rows: byRuntime } = await tx.query(
+          `select runtime, ${SUMS.map((s) => `sum(${s}) as ${s}`).join(', ')} from hourly_metrics
+           where owner_id = $1 and hour >= $2 and hour < $3 group by runtime`,
+          [input.ownerId, start, end],
+        );
+        const totals = zeroTotals();
+        let cost = 0;
+        for (const r of byRuntime) {
+          const t = totalsOf(r);
+          addTotals(totals, t);
+          cost += estimateCostUsd(r.runtime as Runtime, t);
+        }
+        await tx.query(
+          `update billing_periods set status = 'closed', closed_at = $3, requests = $4, errors = $5, duration_ms = $6,
+             compute_ms = $7, input_bytes = $8, output_bytes = $9, input_tokens = $10, output_tokens = $11, cost_usd = $12
+           where owner_id = $1 and period = $2`,
+          [
+            input.ownerId,
+            input.period,
+            input.now,
+            totals.requests,
+            totals.errors,
+            totals.durationMs,
+            totals.computeMs,
+            totals.inputBytes,
+            totals.outputBytes,
+            totals.inputTokens,
+            totals.outputTokens,
+            Math.round(cost * 1e4) / 1e4,
+          ],
+        );
+        return true;
       });
       return { period: await getBillingPeriod(input), closedNow };
     },

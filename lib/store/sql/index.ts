@@ -7,6 +7,7 @@ import { sqlChanges } from './changes.js';
 import type { SqlClient } from './client.js';
 import { sqlDeployments } from './deployments.js';
 import { sqlIdempotency } from './idempotency.js';
+import { sqlLimits } from './limits.js';
 import { sqlSecrets } from './secrets.js';
 import { sqlUsage } from './usage.js';
 import { sqlUsers } from './users.js';
@@ -23,6 +24,7 @@ export function createSqlStore(db: SqlClient): Store {
     ...sqlSecrets(db),
     ...sqlApiKeys(db),
     ...sqlUsage(db),
+    ...sqlLimits(db),
     ...sqlBilling(db),
     ...sqlIdempotency(db),
     ...sqlAudit(db),

@@ -213,6 +213,65 @@ export const migrations: readonly { version: number; name: string; sql: string }
     `,
   },
   {
+    version: 7,
+    name: 'metering: gateway requests and shim telemetry in one event table; tokens, compute and runtime in the aggregates; usage per end user; request counters',
+    sql: `
+      -- One row per event, whichever source: the gateway's requests (kind 'request', id = the
+      -- request id) and the shim's 'invocation' and 'background' events.
+      alter table telemetry_events
+        add column status integer,
+        add column compute_ms double precision not null default 0,
+        add column input_tokens bigint not null default 0,
+        add column output_tokens bigint not null default 0,
+        add column session_id text,
+        add column end_user text,
+        add column api_key_id text;
+
+      -- Hourly metrics per agent and runtime: a period's totals, by runtime, are their sum.
+      alter table hourly_metrics
+        add column runtime text,
+        add column compute_ms double precision not null default 0,
+        add column input_tokens bigint not null default 0,
+        add column output_tokens bigint not null default 0;
+      update hourly_metrics h set runtime = a.runtime from agents a where a.id = h.agent_id;
+      alter table hourly_metrics alter column runtime set not null;
+      alter table hourly_metrics drop constraint hourly_metrics_pkey;
+      alter table hourly_metrics add primary key (agent_id, hour, runtime);
+
+      alter table usage
+        add column compute_ms double precision not null default 0,
+        add column input_tokens bigint not null default 0,
+        add column output_tokens bigint not null default 0;
+
+      alter table billing_periods
+        add column compute_ms double precision,
+        add column input_tokens bigint,
+        add column output_tokens bigint,
+        add column cost_usd double precision;
+
+      -- The caller's own end users (x-webhost-end-user), per period.
+      create table end_user_usage (
+        owner_id text not null references users(id),
+        period text not null,
+        end_user text not null,
+        requests bigint not null,
+        errors bigint not null,
+        input_tokens bigint not null,
+        output_tokens bigint not null,
+        primary key (owner_id, period, end_user)
+      );
+      create index end_user_usage_by_requests on end_user_usage (owner_id, period, requests desc);
+
+      -- What the gateways have leased of an owner's monthly request limit.
+      create table request_counters (
+        owner_id text not null references users(id),
+        period text not null,
+        leased bigint not null check (leased >= 0),
+        primary key (owner_id, period)
+      );
+    `,
+  },
+  {
     version: 8,
     name: "paused agents (a downgrade pauses, never deletes); a failed payment's grace period on users",
     sql: `

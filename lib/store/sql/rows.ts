@@ -16,8 +16,11 @@ export const totalsOf = (r: Row): UsageTotals => ({
   requests: n(r.requests),
   errors: n(r.errors),
   durationMs: n(r.duration_ms),
+  computeMs: n(r.compute_ms),
   inputBytes: n(r.input_bytes),
   outputBytes: n(r.output_bytes),
+  inputTokens: n(r.input_tokens),
+  outputTokens: n(r.output_tokens),
 });
 
 export function toAgent(r: Row): Agent {
