@@ -19,7 +19,7 @@ const changePlanArgs = {
   tier: v.optional(tier),
   addOns: v.optional(v.array(addOn)),
   billing: v.optional(billingPatch),
-  ifGraceEndsAt: v.optional(v.string()),
+  ifGraceEndsAt: v.optional(v.nullable(v.string())),
   now: v.number(),
   audit: v.optional(auditNote),
 };
@@ -43,7 +43,7 @@ async function changePlan(
     tier?: Infer<typeof tier>;
     addOns?: Infer<typeof addOn>[];
     billing?: Infer<typeof billingPatch>;
-    ifGraceEndsAt?: string;
+    ifGraceEndsAt?: string | null;
     now: number;
     audit?: Infer<typeof auditNote>;
   },
