@@ -7,6 +7,7 @@ import { adminRoutes } from './routes/admin.js';
 import { accountRoutes } from './routes/account.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
@@ -34,6 +35,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', secretRoutes(deps))
     .route('/', usageRoutes(deps))
     .route('/api-keys', apiKeyRoutes(deps))
+    .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (
@@ -50,7 +52,7 @@ export function createApiApp(deps: ApiDeps) {
       .onError(onError(deps.log))
       .notFound(notFoundRoute)
       .get('/healthz', (c) => c.json({ ok: true }))
-      .route('/', signedRoutes())
+      .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
       .route('/v1', user)
   );
@@ -60,8 +62,8 @@ export function createApiApp(deps: ApiDeps) {
  * Routes whose callers prove themselves with a signature, not a user token: billing webhooks
  * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
  */
-function signedRoutes() {
-  return new Hono<AuthedEnv>();
+function signedRoutes(deps: ApiDeps) {
+  return new Hono<AuthedEnv>().route('/webhooks', lemonSqueezyWebhookRoutes(deps));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

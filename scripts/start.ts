@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
+import { billingConfigFromEnv } from '../lib/billing/config.js';
+import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { defaultTierFromEnv } from '../api/entitlements.js';
 import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflows } from '../api/temporal.js';
@@ -117,6 +119,12 @@ try {
   await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
+  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts (README, Billing).
+  const billingConfig = billingConfigFromEnv(process.env);
+  const billing = {
+    config: billingConfig,
+    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
+  };
   cleanups.push(() => changes.close());
   const api = await listen(
     createApiApp({
@@ -128,6 +136,7 @@ try {
       log: createLogger('api'),
       changes,
       operatorToken: operatorToken(masterKey),
+      billing,
     }).fetch,
     config.apiPort,
   );
