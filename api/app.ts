@@ -11,6 +11,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -48,7 +49,7 @@ export function createApiApp(deps: ApiDeps) {
       .onError(onError(deps.log))
       .notFound(notFoundRoute)
       .get('/healthz', (c) => c.json({ ok: true }))
-      .route('/', signedRoutes())
+      .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
       .route('/v1', user)
   );
@@ -58,8 +59,8 @@ export function createApiApp(deps: ApiDeps) {
  * Routes whose callers prove themselves with a signature, not a user token: billing webhooks
  * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
  */
-function signedRoutes() {
-  return new Hono<AuthedEnv>();
+function signedRoutes(deps: ApiDeps) {
+  return new Hono<AuthedEnv>().route('/v1/telemetry', telemetryRoutes(deps));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

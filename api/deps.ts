@@ -18,4 +18,9 @@ export interface ApiDeps {
   changes: ChangeFeed;
   /** Opens `/admin/*` (operator commands, `npm run admin`); absent, those routes refuse every call. */
   operatorToken?: string;
+  /**
+   * A deployment's telemetry key (lib/auth/platform-keys.ts `telemetryKeys`), to check the
+   * shim's signed batches (`POST /v1/telemetry`); absent, every batch is refused.
+   */
+  telemetryKey?: (deploymentId: string) => Buffer;
 }

@@ -18,7 +18,13 @@ import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../lib/auth/platform-keys.js';
+import {
+  invokeTokens,
+  loadMasterKey,
+  operatorToken,
+  payloadCodecKey,
+  telemetryKeys,
+} from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
@@ -144,6 +150,7 @@ try {
       log: createLogger('api'),
       changes,
       operatorToken: operatorToken(masterKey),
+      telemetryKey: telemetryKeys(masterKey),
     }).fetch,
     config.apiPort,
   );
