@@ -82,6 +82,7 @@ try {
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
   const masterKey = loadMasterKey(process.env, config.dataDir);
   const invokeToken = invokeTokens(masterKey);
+  const telemetryKey = telemetryKeys(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
   // a backstop behind the gateway's own invoke and stream limits, never before them
   const invokeIdleTimeoutMs = Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000;
@@ -90,6 +91,7 @@ try {
       controlUrl: runtimeUrl,
       token: runtimeToken,
       invokeToken,
+      telemetryKey,
       controlTimeoutMs: limits.agent.startupMs + 30_000,
       invokeIdleTimeoutMs,
     }),
@@ -150,7 +152,7 @@ try {
       log: createLogger('api'),
       changes,
       operatorToken: operatorToken(masterKey),
-      telemetryKey: telemetryKeys(masterKey),
+      telemetryKey,
     }).fetch,
     config.apiPort,
   );
