@@ -12,8 +12,7 @@ const runtime = await startLocalRuntime({
   egress: agentEgressFromEnv(process.env),
   // shims post telemetry through a service binding to the api (WEBHOST_INTERNAL_API_URL when
   // the api is elsewhere, else the api on this machine)
-  telemetryUrl: new URL('/v1/telemetry', process.env.WEBHOST_INTERNAL_API_URL || `http://127.0.0.1:${config.apiPort}`)
-    .href,
+  telemetryUrl: `${(process.env.WEBHOST_INTERNAL_API_URL || `http://127.0.0.1:${config.apiPort}`).replace(/\/+$/, '')}/v1/telemetry`,
   log: (msg) => console.log(`[local-runtime] ${msg}`),
 });
 console.log(`[local-runtime] control API on ${runtime.url}`);

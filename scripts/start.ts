@@ -15,7 +15,7 @@ import { createGatewayApp } from '../gateway/app.js';
 import { ServingCache } from '../gateway/serving-cache.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
-import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
+import { buildConfigFromEnv, configFromEnv, publicApiUrlFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
 import {
@@ -96,15 +96,23 @@ try {
       invokeIdleTimeoutMs,
     }),
   };
-  // The cloud runtimes, each when its account is configured (README, "Runtimes").
+  // The cloud runtimes, each when its account is configured (README, "Runtimes"). Their agents
+  // post telemetry to the api's public address, when there is one.
+  const publicApiUrl = publicApiUrlFromEnv(process.env);
+  const telemetry = publicApiUrl
+    ? { telemetry: { key: telemetryKey, url: `${publicApiUrl.replace(/\/+$/, '')}/v1/telemetry` } }
+    : {};
   const cloudflare = cloudflareConfigFromEnv(process.env);
   if (cloudflare) {
-    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs });
+    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs, ...telemetry });
     providers.cloudflare = provider;
     cleanups.push(() => provider.close());
   }
   const agentcore = agentCoreConfigFromEnv(process.env);
-  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken });
+  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken, ...telemetry });
+  if ((cloudflare || agentcore) && !publicApiUrl) {
+    log.warn('WEBHOST_PUBLIC_API_URL is not set: agents on cloud runtimes report no compute or background telemetry');
+  }
   const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
