@@ -3,6 +3,7 @@ import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
 import { createSecretActivities, type SecretActivityDeps } from './secrets.js';
+import { createSubscriptionActivities, type SubscriptionActivityDeps } from './subscriptions.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
 export type ActivityDeps = DeploymentActivityDeps &
@@ -10,7 +11,8 @@ export type ActivityDeps = DeploymentActivityDeps &
   RuntimeActivityDeps &
   AuditActivityDeps &
   SecretActivityDeps &
-  RetentionActivityDeps;
+  RetentionActivityDeps &
+  SubscriptionActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAuditActivities(deps),
     ...createSecretActivities(deps),
     ...createRetentionActivities(deps),
+    ...createSubscriptionActivities(deps),
   };
 }
 

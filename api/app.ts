@@ -7,11 +7,13 @@ import { adminRoutes } from './routes/admin.js';
 import { accountRoutes } from './routes/account.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { usageRoutes } from './routes/usage.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -32,7 +34,9 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
+    .route('/', usageRoutes(deps))
     .route('/api-keys', apiKeyRoutes(deps))
+    .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (
@@ -60,7 +64,9 @@ export function createApiApp(deps: ApiDeps) {
  * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
  */
 function signedRoutes(deps: ApiDeps) {
-  return new Hono<AuthedEnv>().route('/v1/telemetry', telemetryRoutes(deps));
+  return new Hono<AuthedEnv>()
+    .route('/webhooks', lemonSqueezyWebhookRoutes(deps))
+    .route('/v1/telemetry', telemetryRoutes(deps));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

@@ -8,11 +8,12 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
+import { billingConfigFromEnv } from '../lib/billing/config.js';
+import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { defaultTierFromEnv } from '../api/entitlements.js';
 import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflows } from '../api/temporal.js';
-import { createGatewayApp } from '../gateway/app.js';
-import { ServingCache } from '../gateway/serving-cache.js';
+import { startGateway } from '../gateway/main.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv, publicApiUrlFromEnv } from '../lib/config.js';
@@ -28,10 +29,7 @@ import {
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
-import type { RuntimeProvider } from '../lib/runtime/provider.js';
-import { AgentCoreProvider, agentCoreConfigFromEnv } from '../lib/runtime/providers/agentcore.js';
-import { CloudflareProvider, cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
+import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
@@ -84,33 +82,16 @@ try {
   const invokeToken = invokeTokens(masterKey);
   const telemetryKey = telemetryKeys(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
-  // a backstop behind the gateway's own invoke and stream limits, never before them
-  const invokeIdleTimeoutMs = Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000;
-  const providers: Partial<Record<Runtime, RuntimeProvider>> = {
-    local: new LocalProvider({
-      controlUrl: runtimeUrl,
-      token: runtimeToken,
-      invokeToken,
-      telemetryKey,
-      controlTimeoutMs: limits.agent.startupMs + 30_000,
-      invokeIdleTimeoutMs,
-    }),
-  };
-  // The cloud runtimes, each when its account is configured (README, "Runtimes"). Their agents
-  // post telemetry to the api's public address, when there is one.
-  const publicApiUrl = publicApiUrlFromEnv(process.env);
-  const telemetry = publicApiUrl
-    ? { telemetry: { key: telemetryKey, url: `${publicApiUrl.replace(/\/+$/, '')}/v1/telemetry` } }
-    : {};
-  const cloudflare = cloudflareConfigFromEnv(process.env);
-  if (cloudflare) {
-    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs, ...telemetry });
-    providers.cloudflare = provider;
-    cleanups.push(() => provider.close());
-  }
-  const agentcore = agentCoreConfigFromEnv(process.env);
-  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken, ...telemetry });
-  if ((cloudflare || agentcore) && !publicApiUrl) {
+  const { providers, close: closeProviders } = providersFromEnv({
+    env: process.env,
+    runtimeUrl,
+    runtimeToken,
+    invokeToken,
+    telemetryKey,
+    limits: limits.agent,
+  });
+  cleanups.push(closeProviders);
+  if ((providers.cloudflare || providers.agentcore) && !publicApiUrlFromEnv(process.env)) {
     log.warn('WEBHOST_PUBLIC_API_URL is not set: agents on cloud runtimes report no compute or background telemetry');
   }
   const runtimes = Object.keys(providers) as Runtime[];
@@ -149,6 +130,12 @@ try {
   await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
+  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts (README, Billing).
+  const billingConfig = billingConfigFromEnv(process.env);
+  const billing = {
+    config: billingConfig,
+    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
+  };
   cleanups.push(() => changes.close());
   const api = await listen(
     createApiApp({
@@ -161,25 +148,18 @@ try {
       changes,
       operatorToken: operatorToken(masterKey),
       telemetryKey,
+      billing,
     }).fetch,
     config.apiPort,
   );
   cleanups.push(api.close);
-  const serving = new ServingCache(store);
-  await serving.start();
-  cleanups.push(() => serving.close());
-  const gateway = await listen(
-    createGatewayApp({
-      serving,
-      authenticate,
-      apiKeys: store,
-      providers,
-      limits: limits.agent,
-      idempotency: store,
-      log: createLogger('gateway'),
-    }).fetch,
-    config.gatewayPort,
-  );
+  const gateway = await startGateway({
+    store,
+    authenticate,
+    providers,
+    limits: limits.agent,
+    port: config.gatewayPort,
+  });
   cleanups.push(gateway.close);
 
   console.log(

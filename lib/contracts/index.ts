@@ -8,3 +8,4 @@ export * from './tiers.js';
 export * from './accounts.js';
 export * from './usage.js';
 export * from './telemetry.js';
+export * from './billing.js';
