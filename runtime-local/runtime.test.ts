@@ -86,6 +86,47 @@ describe('telemetry from the shim, through the local runtime to the api', () => 
     }
   }
 
+  it('never delays the answer or fails the agent when the api cannot be reached', async () => {
+    // a port nothing listens on: every post fails at once and is tried again after a pause
+    const closed = await listen(() => new Response(null), 0);
+    await closed.close();
+    const runtime = await startLocalRuntime({
+      dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')),
+      port: 0,
+      telemetryUrl: `${closed.url}/v1/telemetry`,
+    });
+    try {
+      const provider = localProvider(runtime);
+      const deploymentId = newId('dep');
+      const { versionRef } = await provider.deployVersion({
+        agentId: newId('agt'),
+        deploymentId,
+        bundle: await bundleFiles(
+          agentSource(`export default { async fetch(req, env, ctx) {
+            ctx.waitUntil(Promise.resolve('done'));
+            return Response.json({ output: 'answered' });
+          } }`),
+        ),
+      });
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const res = await provider.invoke({
+          versionRef,
+          deploymentId,
+          body: '{"input":null}',
+          sessionId: 'ses_t',
+          accept: 'application/json',
+          requestId: `req_unreachable${i}`,
+        });
+        expect(JSON.parse(await res.text())).toEqual({ output: 'answered' });
+        // the shim's tries take 1.5 s of pauses; the answer does not wait for them
+        expect(Date.now() - started).toBeLessThan(1_000);
+      }
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('counts a real agent’s compute, background work, its tokens and failures, signed by the shim', async () => {
     const store = await openStore({ kind: 'pglite', dataDir: undefined });
     const api = await apiUnderTest(store, fakeWorkflows(), { telemetryKey: testTelemetryKey });
