@@ -123,9 +123,33 @@ export async function deleteAgent(
     return { agent, workflowId: deleteAgentWorkflowId(agent.id) };
   }
   const deleted = await recordThenStart(deps, 'delete', {
-    record: () => freeingStuckSlot(deps, agent, () => store.deleteAgent({ ...ref, now: new Date() })),
+    record: () =>
+      freeingStuckSlot(deps, agent, () =>
+        store.deleteAgent({
+          ...ref,
+          now: new Date(),
+          audit: {
+            actor: input.actor,
+            action: 'agent.deleted',
+            targetType: 'agent',
+            targetId: agent.id,
+            details: { runtimes },
+          },
+        }),
+      ),
     start: teardown,
-    undo: () => store.restoreAgent({ ...ref, now: new Date() }),
+    undo: () =>
+      store.restoreAgent({
+        ...ref,
+        now: new Date(),
+        audit: {
+          actor: 'platform',
+          action: 'agent.restored',
+          targetType: 'agent',
+          targetId: agent.id,
+          details: { reason: 'the teardown could not be started' },
+        },
+      }),
   });
   return { agent: deleted, workflowId: deleteAgentWorkflowId(agent.id) };
 }

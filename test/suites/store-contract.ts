@@ -1088,6 +1088,72 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── audit log ────────────────────────────────────────────────────────────────────
+    it('writes an agent change’s audit entry with it, and none when the change is refused', async () => {
+      const note = (action: string, targetId: string) => ({
+        actor: `user:${alice}`,
+        action,
+        targetType: 'agent',
+        targetId,
+      });
+      const actions = async () => (await store.listAudit(alice, { limit: 50 })).items.map((e) => e.action).reverse();
+      const id = newId('agt');
+      await store.createAgent({
+        id,
+        ownerId: alice,
+        name: 'audited',
+        runtime: 'local',
+        now: now(),
+        audit: note('agent.created', id),
+      });
+      const other = await agentOf(alice, 'taken');
+      await expectAppError(
+        store.renameAgent({ ownerId: alice, agentId: id, name: 'taken', now: now(), audit: note('agent.renamed', id) }),
+        'conflict',
+      );
+      await expectAppError(
+        store.createAgent({
+          id: newId('agt'),
+          ownerId: alice,
+          name: 'taken',
+          runtime: 'local',
+          now: now(),
+          audit: note('agent.created', 'x'),
+        }),
+        'conflict',
+      );
+      await store.renameAgent({
+        ownerId: alice,
+        agentId: id,
+        name: 'renamed',
+        now: now(),
+        audit: note('agent.renamed', id),
+      });
+      await store.setAgentRuntime({
+        ownerId: alice,
+        agentId: id,
+        runtime: 'cloudflare',
+        now: now(),
+        audit: note('agent.runtime_changed', id),
+      });
+      const dep = await deploymentOf(alice, other.id); // in flight: deleting it is refused
+      await expectAppError(
+        store.deleteAgent({ ownerId: alice, agentId: other.id, now: now(), audit: note('agent.deleted', other.id) }),
+        'conflict',
+      );
+      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'canceled', now: now() });
+      await store.deleteAgent({ ownerId: alice, agentId: id, now: now(), audit: note('agent.deleted', id) });
+      await store.restoreAgent({ ownerId: alice, agentId: id, now: now(), audit: note('agent.restored', id) });
+      expect(await actions()).toEqual([
+        'agent.created',
+        'agent.renamed',
+        'agent.runtime_changed',
+        'agent.deleted',
+        'agent.restored',
+      ]);
+      // bob's log is his own
+      expect((await store.listAudit(bob, { limit: 50 })).items).toEqual([]);
+    });
+
     it('writes a change’s audit entry with the change, and none for a repeat or a refused change', async () => {
       const agent = await agentOf(alice);
       const note = (action: string) => ({ actor: `user:${alice}`, action, targetType: 'agent', targetId: agent.id });
