@@ -69,6 +69,11 @@ const POST_TIMEOUT_MS = 10_000;
 const RETRY_PAUSE_MS = 500;
 /** A post in flight this long belongs to a request context that ended under it; another takes over. */
 const POSTING_STUCK_MS = 60_000;
+/**
+ * How long events wait to be posted together: at most one post a second per isolate, however
+ * busy the agent (sooner when a batch is full), so telemetry never costs a request per request.
+ */
+export const SHIM_FLUSH_DELAY_MS = 1000;
 
 /**
  * The shim's source. It:
@@ -93,7 +98,7 @@ const POSTING_STUCK_MS = 60_000;
  * gateway's to count). Event ids are `inv:<nonce>:<request id>` and `bg:<nonce>:<request id>`,
  * fixed when the event is made, so a batch posted again after a lost answer counts once; the
  * nonce keeps two calls with the same (caller-chosen) request id apart. `GET /ping` (health
- * checks) is not measured. Posting: one post at a time per isolate, batches of
+ * checks) is not measured. Posting: at most one post a second per isolate (sooner when a batch is full), one at a time, batches of
  * `SHIM_BATCH_MAX`, at most `SHIM_BUFFER_MAX` events waiting (more are dropped), each batch
  * tried `POST_ATTEMPTS` times with a timeout, then dropped; nothing of it throws into the agent.
  * The agent's named exports (Durable Object classes) pass through unchanged; only the default
@@ -115,6 +120,7 @@ const TIMESTAMP_HEADER = ${JSON.stringify(TELEMETRY_TIMESTAMP_HEADER)};
 const SIGNATURE_HEADER = ${JSON.stringify(TELEMETRY_SIGNATURE_HEADER)};
 const BUFFER_MAX = ${SHIM_BUFFER_MAX};
 const BATCH_MAX = ${SHIM_BATCH_MAX};
+const FLUSH_DELAY_MS = ${SHIM_FLUSH_DELAY_MS};
 const POST_ATTEMPTS = ${POST_ATTEMPTS};
 const POST_TIMEOUT_MS = ${POST_TIMEOUT_MS};
 const RETRY_PAUSE_MS = ${RETRY_PAUSE_MS};
@@ -140,7 +146,7 @@ function refuse(status, code, message) {
 }
 
 // ---- telemetry: per isolate, plain data only (no I/O object outlives the request that made it)
-const telemetry = { events: [], dropped: 0, postingSince: null, keyHex: null, key: null, targetText: null, target: null };
+const telemetry = { events: [], dropped: 0, postingSince: null, scheduled: false, keyHex: null, key: null, targetText: null, target: null };
 
 function telemetryTarget(env) {
   const keyHex = env[TELEMETRY_KEY_BINDING];
@@ -253,6 +259,21 @@ async function flush(target) {
   }
 }
 
+/**
+ * Posts soon: at once when a batch is full, else once the events of the next
+ * FLUSH_DELAY_MS have joined them. The request that schedules the post keeps it alive in its
+ * waitUntil; the others only add events (a promise is never shared between request contexts).
+ */
+function flushSoon(target) {
+  if (telemetry.events.length >= BATCH_MAX) return flush(target);
+  if (telemetry.scheduled) return Promise.resolve();
+  telemetry.scheduled = true;
+  return new Promise((r) => setTimeout(r, FLUSH_DELAY_MS)).then(() => {
+    telemetry.scheduled = false;
+    return flush(target);
+  });
+}
+
 /** The agent's ctx, with \`waitUntil\` measuring the work it is handed. */
 function measuredContext(ctx, target, requestId) {
   const waitUntil = (work) => {
@@ -265,7 +286,7 @@ function measuredContext(ctx, target, requestId) {
         console.error('background work failed:', err instanceof Error ? err.message : String(err));
       },
     );
-    ctx.waitUntil(done.then(() => flush(target)));
+    ctx.waitUntil(done.then(() => flushSoon(target)));
   };
   return new Proxy(ctx, {
     get(inner, name) {
@@ -295,7 +316,7 @@ export default {
     const finish = (ok) => {
       const event = { id: eventId('inv', requestId), at, kind: 'invocation', ok, computeMs: elapsed(started) };
       record(requestId ? { ...event, requestId } : event);
-      return flush(target);
+      return flushSoon(target);
     };
     let answer;
     try {
