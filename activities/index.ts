@@ -1,4 +1,5 @@
 import { createAuditActivities, type AuditActivityDeps } from './audit.js';
+import { createBillingActivities, type BillingActivityDeps } from './billing.js';
 import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
@@ -10,7 +11,8 @@ export type ActivityDeps = DeploymentActivityDeps &
   RuntimeActivityDeps &
   AuditActivityDeps &
   SecretActivityDeps &
-  RetentionActivityDeps;
+  RetentionActivityDeps &
+  BillingActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAuditActivities(deps),
     ...createSecretActivities(deps),
     ...createRetentionActivities(deps),
+    ...createBillingActivities(deps),
   };
 }
 
