@@ -88,7 +88,8 @@ export function createBillingActivities(deps: BillingActivityDeps) {
     const { period, closedNow } = await storeCall(() =>
       deps.store.closeBillingPeriod({ ownerId, period: input.period, now }),
     );
-    if (closedNow) counts.closedNow = 1;
+    // Closed by this page: now, or by an earlier attempt of this same call (same `now`).
+    if (closedNow || (period.closedAt !== null && Date.parse(period.closedAt) === now.getTime())) counts.closedNow = 1;
     if (subscriptionItemId === null) return { counts: { ...counts, noSubscription: 1 } };
     if (period.usageReportId !== null) return { counts: { ...counts, alreadyReported: 1 } };
     if (!deps.lemonSqueezy) return { counts: { ...counts, billingOff: 1 } };

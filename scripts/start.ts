@@ -29,7 +29,9 @@ import { LocalProvider } from '../lib/runtime/providers/local.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
-import { ensureRetentionSchedule } from '../lib/temporal/schedules.js';
+import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
+import { billingConfigFromEnv } from '../lib/billing/config.js';
+import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
@@ -105,8 +107,11 @@ try {
   const authConfig = authConfigFromEnv(process.env, config.dataDir);
   const authenticate = createAuthenticator(authConfig);
 
-  // 4. Temporal worker.
+  // 4. Temporal worker. Lemon Squeezy when billing is configured: the period close reports usage
+  // through it (the key stays in this process, never in workflow history).
+  const billingApi = billingConfigFromEnv(process.env).api;
   const activities = createActivities({
+    ...(billingApi ? { lemonSqueezy: lemonSqueezyClient(billingApi) } : {}),
     store,
     providers,
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
@@ -131,6 +136,7 @@ try {
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
+  await ensureBillingCloseSchedule(client); // monthly billing-period close, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
   cleanups.push(() => changes.close());

@@ -4,11 +4,15 @@ import { defineQuery } from '@temporalio/workflow';
 export interface BillingCloseCounts {
   /** Owners visited: usage in the period, or a subscription item. */
   owners: number;
-  /** Periods this close froze (the others were closed already, by an earlier attempt or run). */
+  /** Periods this close froze (the others were closed before, by an earlier close of the period). */
   closedNow: number;
-  /** Usage reports this close sent to Lemon Squeezy and recorded. */
+  /**
+   * Usage reports this close sent to Lemon Squeezy and recorded. `reported + alreadyReported`
+   * is exact; the split is not after a worker died: what it reported after its last heartbeat
+   * is found by the retry and counted as `alreadyReported`.
+   */
   reported: number;
-  /** Periods whose report was recorded before (an earlier attempt or run): not sent again. */
+  /** Periods whose report was recorded before (an earlier close, or a dead worker's attempt): not sent again. */
   alreadyReported: number;
   /** Closed, not reported: the owner has no Lemon Squeezy subscription item. */
   noSubscription: number;
