@@ -4,6 +4,7 @@ import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
 import { createSecretActivities, type SecretActivityDeps } from './secrets.js';
+import { createSubscriptionActivities, type SubscriptionActivityDeps } from './subscriptions.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
 
 export type ActivityDeps = DeploymentActivityDeps &
@@ -12,6 +13,7 @@ export type ActivityDeps = DeploymentActivityDeps &
   AuditActivityDeps &
   SecretActivityDeps &
   RetentionActivityDeps &
+  SubscriptionActivityDeps &
   BillingActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
@@ -23,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAuditActivities(deps),
     ...createSecretActivities(deps),
     ...createRetentionActivities(deps),
+    ...createSubscriptionActivities(deps),
     ...createBillingActivities(deps),
   };
 }

@@ -7,10 +7,12 @@ import { adminRoutes } from './routes/admin.js';
 import { accountRoutes } from './routes/account.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
+import { usageRoutes } from './routes/usage.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -31,7 +33,9 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', deploymentRoutes(deps))
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
+    .route('/', usageRoutes(deps))
     .route('/api-keys', apiKeyRoutes(deps))
+    .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   return (
@@ -48,7 +52,7 @@ export function createApiApp(deps: ApiDeps) {
       .onError(onError(deps.log))
       .notFound(notFoundRoute)
       .get('/healthz', (c) => c.json({ ok: true }))
-      .route('/', signedRoutes())
+      .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
       .route('/v1', user)
   );
@@ -58,8 +62,8 @@ export function createApiApp(deps: ApiDeps) {
  * Routes whose callers prove themselves with a signature, not a user token: billing webhooks
  * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
  */
-function signedRoutes() {
-  return new Hono<AuthedEnv>();
+function signedRoutes(deps: ApiDeps) {
+  return new Hono<AuthedEnv>().route('/webhooks', lemonSqueezyWebhookRoutes(deps));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

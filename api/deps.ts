@@ -1,4 +1,6 @@
 import type { Authenticator } from '../lib/auth/verify.js';
+import type { BillingConfig } from '../lib/billing/config.js';
+import type { LemonSqueezy } from '../lib/billing/lemonsqueezy.js';
 import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
@@ -18,4 +20,9 @@ export interface ApiDeps {
   changes: ChangeFeed;
   /** Opens `/admin/*` (operator commands, `npm run admin`); absent, those routes refuse every call. */
   operatorToken?: string;
+  /**
+   * Lemon Squeezy (DESIGN.md §2): its settings open `POST /webhooks/lemonsqueezy` (with a webhook
+   * secret) and `POST /v1/billing/checkout` (with a client, which needs the API key). Absent: billing is off.
+   */
+  billing?: { config: BillingConfig; lemonSqueezy?: LemonSqueezy };
 }

@@ -6,6 +6,7 @@ import {
   type Deployment,
   type DeploymentSource,
 } from '../lib/contracts/index.js';
+import { parseWebhook, verifyWebhookSignature, webhookEventKey } from '../lib/billing/webhook.js';
 import { newId } from '../lib/ids.js';
 import { requireRuntime } from '../lib/runtime/availability.js';
 import { requireRuntimeEntitlement } from './entitlements.js';
@@ -122,9 +123,33 @@ export async function deleteAgent(
     return { agent, workflowId: deleteAgentWorkflowId(agent.id) };
   }
   const deleted = await recordThenStart(deps, 'delete', {
-    record: () => freeingStuckSlot(deps, agent, () => store.deleteAgent({ ...ref, now: new Date() })),
+    record: () =>
+      freeingStuckSlot(deps, agent, () =>
+        store.deleteAgent({
+          ...ref,
+          now: new Date(),
+          audit: {
+            actor: input.actor,
+            action: 'agent.deleted',
+            targetType: 'agent',
+            targetId: agent.id,
+            details: { runtimes },
+          },
+        }),
+      ),
     start: teardown,
-    undo: () => store.restoreAgent({ ...ref, now: new Date() }),
+    undo: () =>
+      store.restoreAgent({
+        ...ref,
+        now: new Date(),
+        audit: {
+          actor: 'platform',
+          action: 'agent.restored',
+          targetType: 'agent',
+          targetId: agent.id,
+          details: { reason: 'the teardown could not be started' },
+        },
+      }),
   });
   return { agent: deleted, workflowId: deleteAgentWorkflowId(agent.id) };
 }
@@ -294,5 +319,61 @@ async function freeingStuckSlot<T>(deps: Deps, agent: Agent, write: () => Promis
     const reconciled = await reconcileDeployment(deps, newest);
     if (isInFlight(reconciled.status)) throw err;
     return write();
+  }
+}
+
+/** What `POST /webhooks/lemonsqueezy` answers a verified delivery. */
+export interface WebhookReceipt {
+  received: true;
+  eventKey: string;
+  eventName: string;
+  /** False when this delivery was recorded before (Lemon Squeezy retried it). */
+  firstDelivery: boolean;
+  /** `ls-<eventKey>`, or null for an event the platform does not act on. */
+  workflowId: string | null;
+}
+
+/**
+ * A Lemon Squeezy delivery (DESIGN.md §5): the signature over the raw body is checked before
+ * anything else is read, then the delivery is recorded once under the sha256 of its body, then
+ * `ls-<key>` is started (a start of an id already started, running or ended, is success, so a
+ * retried delivery is applied once). If the start fails the caller gets a retryable `internal`
+ * and Lemon Squeezy delivers again; the record stays, and the next start succeeds.
+ */
+export async function receiveLemonSqueezyWebhook(
+  deps: Pick<ApiDeps, 'store' | 'workflows' | 'log' | 'billing'>,
+  rawBody: Uint8Array,
+  signature: string | undefined,
+): Promise<WebhookReceipt> {
+  const config = deps.billing?.config;
+  if (!config?.webhookSecret) throw new AppError('not_found', 'billing webhooks are not configured on this platform');
+  if (!verifyWebhookSignature(rawBody, signature, config.webhookSecret))
+    throw new AppError('unauthorized', 'missing or invalid X-Signature');
+  const parsed = parseWebhook(rawBody, config);
+  if (parsed.kind === 'malformed') throw new AppError('validation_failed', parsed.reason);
+  const eventKey = webhookEventKey(rawBody);
+  const firstDelivery = await deps.store.recordWebhookEvent({
+    provider: 'lemonsqueezy',
+    eventId: eventKey,
+    eventName: parsed.eventName,
+    now: new Date(),
+  });
+  if (parsed.kind === 'ignored') {
+    if (firstDelivery)
+      deps.log.info({ eventKey, eventName: parsed.eventName, reason: parsed.reason }, 'webhook ignored');
+    return { received: true, eventKey, eventName: parsed.eventName, firstDelivery, workflowId: null };
+  }
+  try {
+    const { workflowId } = await deps.workflows.startBillingWebhook({
+      eventKey,
+      eventName: parsed.eventName,
+      userId: parsed.userId,
+      ...parsed.facts,
+      graceMs: config.graceMs,
+    });
+    return { received: true, eventKey, eventName: parsed.eventName, firstDelivery, workflowId };
+  } catch (err) {
+    deps.log.error({ err, eventKey }, 'could not start the billing webhook workflow');
+    throw new AppError('internal', 'could not start applying the event; deliver it again');
   }
 }

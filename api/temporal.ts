@@ -13,6 +13,8 @@ import { progressQuery, type DeployInput, type DeployProgress } from '../workflo
 import { ROLLBACK_WORKFLOW_KIND, rollbackWorkflowId } from '../workflows/rollback/config.js';
 import type { RollbackInput } from '../workflows/rollback/messages.js';
 import { SECRET_WORKFLOW_KIND, secretWorkflowId } from '../workflows/secrets/config.js';
+import { BILLING_WEBHOOK_WORKFLOW_KIND, billingWebhookWorkflowId } from '../workflows/billing-webhook/config.js';
+import type { BillingWebhookInput } from '../workflows/billing-webhook/messages.js';
 import type { SecretChangeInput, SecretChangeResult } from '../workflows/secrets/messages.js';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { AppError } from '../lib/contracts/index.js';
@@ -46,6 +48,11 @@ export interface Workflows {
   changeSecret(input: SecretChangeInput, waitMs: number): Promise<SecretChangeOutcome>;
   /** Starts `delete-<agentId>`; one already running under that id is success. */
   startDeleteAgent(input: DeleteAgentInput): Promise<{ workflowId: string }>;
+  /**
+   * Starts `ls-<eventKey>` for a verified Lemon Squeezy delivery. That id already started —
+   * running or ended — is success: a delivery is applied once.
+   */
+  startBillingWebhook(input: BillingWebhookInput): Promise<{ workflowId: string }>;
   /** Whether a workflow still runs, for deployments whose workflow may have ended without saying so. */
   workflowOutcome(workflowId: string): Promise<WorkflowOutcome>;
 }
@@ -82,6 +89,7 @@ export function temporalWorkflows(
     workflowId: string,
     args: unknown[],
     attributes: WorkflowStartOptions['typedSearchAttributes'],
+    reuse?: WorkflowStartOptions['workflowIdReusePolicy'],
   ) {
     try {
       const deadline = Date.now() + (opts.startTimeoutMs ?? START_TIMEOUT_MS);
@@ -91,6 +99,7 @@ export function temporalWorkflows(
           workflowId,
           args,
           workflowIdConflictPolicy: 'USE_EXISTING',
+          ...(reuse ? { workflowIdReusePolicy: reuse } : {}),
           typedSearchAttributes: attributes,
         }),
       );
@@ -187,6 +196,19 @@ export function temporalWorkflows(
           { key: OwnerIdKey, value: input.ownerId },
           { key: WorkflowKindKey, value: DELETE_AGENT_WORKFLOW_KIND },
         ],
+      ),
+
+    startBillingWebhook: (input) =>
+      start(
+        'billingWebhookWorkflow',
+        billingWebhookWorkflowId(input.eventKey),
+        [input],
+        [
+          { key: OwnerIdKey, value: input.userId },
+          { key: WorkflowKindKey, value: BILLING_WEBHOOK_WORKFLOW_KIND },
+        ],
+        // an ended one is not run again: a delivery Lemon Squeezy retries is applied once
+        'REJECT_DUPLICATE',
       ),
 
     async deployProgress(workflowId) {

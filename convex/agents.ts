@@ -22,9 +22,10 @@ export const create = serviceMutation({
     runtime,
     now: v.number(),
     maxAgents: v.optional(v.number()),
+    audit: v.optional(auditNote),
   },
   returns: agentOut,
-  handler: async (ctx, { agentId, ownerId, name, runtime, now, maxAgents }) => {
+  handler: async (ctx, { agentId, ownerId, name, runtime, now, maxAgents, audit }) => {
     if ((await findUser(ctx.db, ownerId)) === null) fail('not_found', 'user not found');
     if (maxAgents !== undefined) {
       // a mutation is serializable: two creates at once cannot both see room for one more
@@ -55,6 +56,7 @@ export const create = serviceMutation({
     };
     await ctx.db.insert('agents', agent);
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toAgent(agent);
   },
 });
@@ -83,12 +85,13 @@ async function anyOwnedAgent(db: QueryCtx['db'], ownerId: string, agentId: strin
 
 /** Moves the agent to another runtime from its next deploy on. */
 export const setRuntime = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), runtime, now: v.number() },
+  args: { ownerId: v.string(), agentId: v.string(), runtime, now: v.number(), audit: v.optional(auditNote) },
   returns: agentOut,
-  handler: async (ctx, { ownerId, agentId, runtime, now }) => {
+  handler: async (ctx, { ownerId, agentId, runtime, now, audit }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
     await ctx.db.patch(agent._id, { runtime, updatedAt: now });
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toAgent({ ...agent, runtime, updatedAt: now });
   },
 });
@@ -142,22 +145,23 @@ export const list = serviceQuery({
 });
 
 export const rename = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), name: v.string(), now: v.number() },
+  args: { ownerId: v.string(), agentId: v.string(), name: v.string(), now: v.number(), audit: v.optional(auditNote) },
   returns: agentOut,
-  handler: async (ctx, { ownerId, agentId, name, now }) => {
+  handler: async (ctx, { ownerId, agentId, name, now, audit }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
     if (await nameTaken(ctx.db, ownerId, name, agentId)) fail('conflict', `an agent named "${name}" already exists`);
     await ctx.db.patch(agent._id, { name, updatedAt: now });
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: false });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toAgent({ ...agent, name, updatedAt: now });
   },
 });
 
 /** Soft delete: history stays; refused while a deployment is in flight. */
 export const remove = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), now: v.number() },
+  args: { ownerId: v.string(), agentId: v.string(), now: v.number(), audit: v.optional(auditNote) },
   returns: agentOut,
-  handler: async (ctx, { ownerId, agentId, now }) => {
+  handler: async (ctx, { ownerId, agentId, now, audit }) => {
     const agent = await ownedAgent(ctx.db, ownerId, agentId);
     if (agent.rollbackWorkflowId)
       fail('conflict', 'a rollback of this agent is in progress; try again when it has finished');
@@ -166,15 +170,16 @@ export const remove = serviceMutation({
     const deleted = { status: 'deleted', deletedAt: now, updatedAt: now } as const;
     await ctx.db.patch(agent._id, deleted);
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toAgent({ ...agent, ...deleted });
   },
 });
 
 /** Undoes `remove`: the agent is active again, unless another agent took its name meanwhile. */
 export const restore = serviceMutation({
-  args: { ownerId: v.string(), agentId: v.string(), now: v.number() },
+  args: { ownerId: v.string(), agentId: v.string(), now: v.number(), audit: v.optional(auditNote) },
   returns: agentOut,
-  handler: async (ctx, { ownerId, agentId, now }) => {
+  handler: async (ctx, { ownerId, agentId, now, audit }) => {
     const agent = await ctx.db
       .query('agents')
       .withIndex('by_agentId', (q) => q.eq('agentId', agentId))
@@ -185,6 +190,7 @@ export const restore = serviceMutation({
     const restored = { status: 'active', deletedAt: null, updatedAt: now } as const;
     await ctx.db.patch(agent._id, restored);
     await recordChange(ctx, { ownerId, kind: 'agent', id: agentId, serving: true });
+    await insertAuditNote(ctx.db, ownerId, audit, now);
     return toAgent({ ...agent, ...restored });
   },
 });

@@ -37,6 +37,7 @@ export const agentOut = v.object({
   status: agentStatus,
   activeDeploymentId: v.nullable(v.string()),
   rollbackWorkflowId: v.nullable(v.string()),
+  pausedAt: v.nullable(v.string()),
   createdAt: v.string(),
   updatedAt: v.string(),
 });
@@ -50,6 +51,7 @@ export const toAgent = (d: AgentDoc): AgentOut => ({
   status: d.status,
   activeDeploymentId: d.activeDeploymentId,
   rollbackWorkflowId: d.rollbackWorkflowId ?? null,
+  pausedAt: isoOrNull(d.pausedAt ?? null),
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
 });
@@ -100,8 +102,17 @@ export const userOut = v.object({
   tier,
   addOns: v.array(addOn),
   defaultRuntime: runtime,
-  billing: billingState,
+  billing: v.object({ ...billingState.fields, graceEndsAt: v.nullable(v.string()) }),
   createdAt: v.string(),
+});
+
+export const toUser = (d: Doc<'users'>): Infer<typeof userOut> => ({
+  id: d.userId,
+  tier: d.tier,
+  addOns: d.addOns ?? [],
+  defaultRuntime: d.defaultRuntime,
+  billing: { ...d.billing, graceEndsAt: d.billing.graceEndsAt ?? null },
+  createdAt: iso(d.createdAt),
 });
 
 export const periodUsageOut = v.object({ ownerId: v.string(), period: v.string(), runtime, ...usageTotals });

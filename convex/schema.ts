@@ -44,6 +44,8 @@ export const billingState = v.object({
   subscriptionId: v.nullable(v.string()),
   subscriptionItemId: v.nullable(v.string()),
   status: v.nullable(v.string()),
+  /** While a failed payment's grace period runs: when it ends (ISO); absent on users written before it existed. */
+  graceEndsAt: v.optional(v.nullable(v.string())),
 });
 export type BillingStateDoc = Infer<typeof billingState>;
 
@@ -86,6 +88,8 @@ export const agent = v.object({
   activeDeploymentId: v.nullable(v.string()),
   /** The rollback workflow holding the agent's one in-flight slot (absent on agents written before it existed). */
   rollbackWorkflowId: v.optional(v.nullable(v.string())),
+  /** Set while the owner's tier no longer covers the agent (a downgrade pauses, never deletes); status stays active. */
+  pausedAt: v.optional(v.nullable(v.number())),
   createdAt: v.number(),
   updatedAt: v.number(),
   deletedAt: v.nullable(v.number()),

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { notFoundRoute, onError } from '../lib/http/errors.js';
-import { withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import { withOwnRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { GatewayDeps } from './deps.js';
 import { invokeRoutes } from './routes/invoke.js';
 
@@ -13,7 +13,7 @@ export type { GatewayDeps } from './deps.js';
  */
 export function createGatewayApp(deps: GatewayDeps) {
   return new Hono<AuthedEnv>()
-    .use('*', withRequestId())
+    .use('*', withOwnRequestId())
     .onError(onError(deps.log))
     .notFound(notFoundRoute)
     .get('/healthz', (c) => c.json({ ok: true }))

@@ -36,6 +36,7 @@ export function requireCaller(deps: { authenticate: Authenticator; apiKeys: Pick
       throw new AppError('forbidden', 'this API key is bound to another agent');
     }
     c.set('userId', found.ownerId);
+    c.set('apiKeyId', found.id);
     return next();
   });
 }

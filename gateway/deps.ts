@@ -4,6 +4,8 @@ import type { AgentLimits } from '../lib/limits.js';
 import type { Logger } from '../lib/log.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import type { ApiKeyStore, IdempotencyStore } from '../lib/store/index.js';
+import type { RequestLimiter } from './limits.js';
+import type { UsageMeter } from './metering.js';
 import type { ServingCache } from './serving-cache.js';
 
 export interface GatewayDeps {
@@ -16,5 +18,9 @@ export interface GatewayDeps {
   limits: Pick<AgentLimits, 'invokeTimeoutMs' | 'streamMaxMs' | 'replyMaxBytes'>;
   /** Where `Idempotency-Key` answers of JSON invokes are kept. */
   idempotency: IdempotencyStore;
+  /** Where each invoke's usage event goes (batched off the hot path); absent, nothing is metered. */
+  meter?: UsageMeter;
+  /** The monthly request limit; absent, none is enforced. */
+  limiter?: RequestLimiter;
   log: Logger;
 }

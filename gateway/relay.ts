@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { TokenCounts } from '../lib/contracts/index.js';
 
 // Reading an agent's answer: Server-Sent Events as they complete, or a JSON `{ output }`,
 // never more of it than the reply limit allows.
@@ -74,4 +75,47 @@ export function joinDeltas(events: string[]): unknown {
   const isDelta = (p: unknown): p is { delta: string } =>
     p !== null && typeof p === 'object' && typeof (p as { delta?: unknown }).delta === 'string';
   return parsed.every(isDelta) ? parsed.map((p) => p.delta).join('') : parsed;
+}
+
+/** A token count the agent reported: a number, or the AI SDK provider shape `{ total }`. */
+function count(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.min(Math.floor(v), 1e9);
+  if (v !== null && typeof v === 'object' && 'total' in v) return count((v as { total: unknown }).total);
+  return null;
+}
+
+/**
+ * The tokens an agent reported in a `usage` object: the AI SDK's `{ inputTokens, outputTokens }`
+ * (or its older `{ promptTokens, completionTokens }`), or the `input_tokens`/`prompt_tokens`
+ * names model APIs use.
+ */
+function tokensOfUsage(usage: unknown): TokenCounts | null {
+  if (usage === null || typeof usage !== 'object') return null;
+  const u = usage as Record<string, unknown>;
+  const input = count(u.inputTokens ?? u.promptTokens ?? u.input_tokens ?? u.prompt_tokens);
+  const output = count(u.outputTokens ?? u.completionTokens ?? u.output_tokens ?? u.completion_tokens);
+  if (input === null && output === null) return null;
+  return { inputTokens: input ?? 0, outputTokens: output ?? 0 };
+}
+
+/**
+ * The token usage in one parsed answer or stream event, if it carries one: a top-level `usage`
+ * (a JSON answer, a `usage` event), an AI SDK UI-stream frame's `messageMetadata.usage`, or a
+ * `finish` frame's `totalUsage`.
+ */
+export function tokensIn(value: unknown): TokenCounts | null {
+  if (value === null || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  const meta = v.messageMetadata as Record<string, unknown> | undefined;
+  return tokensOfUsage(v.usage) ?? tokensOfUsage(meta?.usage) ?? tokensOfUsage(v.totalUsage);
+}
+
+/** The token usage in a text answer or event, if it is JSON that carries one. */
+export function tokensInText(text: string): TokenCounts | null {
+  if (!text.includes('sage')) return null; // neither `usage` nor `totalUsage`: skip the parse
+  try {
+    return tokensIn(JSON.parse(text));
+  } catch {
+    return null;
+  }
 }

@@ -1,3 +1,4 @@
+import { AppError } from '../lib/contracts/index.js';
 import { EVERY_AGENT, type ServingTarget, type Store } from '../lib/store/index.js';
 
 /**
@@ -28,7 +29,12 @@ export class ServingCache {
     await this.stop?.();
   }
 
+  /** What serves the agent; a paused agent (its owner's tier no longer covers it) is `entitlement_required`. */
   async get(ownerId: string, agentId: string): Promise<ServingTarget> {
+    return refusePaused(await this.lookup(ownerId, agentId));
+  }
+
+  private async lookup(ownerId: string, agentId: string): Promise<ServingTarget> {
     const hit = this.entries.get(agentId);
     if (hit && hit.ownerId === ownerId && hit.expires > Date.now()) return hit.target;
     const generation = this.generation;
@@ -39,4 +45,13 @@ export class ServingCache {
     }
     return target;
   }
+}
+
+function refusePaused(target: ServingTarget): ServingTarget {
+  if (target.agent.pausedAt !== null)
+    throw new AppError(
+      'entitlement_required',
+      "this agent is paused: the account's tier no longer covers it; a tier that covers it resumes it",
+    );
+  return target;
 }

@@ -8,11 +8,12 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createApiApp } from '../api/app.js';
+import { billingConfigFromEnv } from '../lib/billing/config.js';
+import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { defaultTierFromEnv } from '../api/entitlements.js';
 import { ChangeFeed } from '../api/change-feed.js';
 import { temporalWorkflows } from '../api/temporal.js';
-import { createGatewayApp } from '../gateway/app.js';
-import { ServingCache } from '../gateway/serving-cache.js';
+import { startGateway } from '../gateway/main.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
 import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
@@ -22,16 +23,11 @@ import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
-import type { RuntimeProvider } from '../lib/runtime/provider.js';
-import { AgentCoreProvider, agentCoreConfigFromEnv } from '../lib/runtime/providers/agentcore.js';
-import { CloudflareProvider, cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
-import { LocalProvider } from '../lib/runtime/providers/local.js';
+import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
-import { billingConfigFromEnv } from '../lib/billing/config.js';
-import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
@@ -79,26 +75,14 @@ try {
   const masterKey = loadMasterKey(process.env, config.dataDir);
   const invokeToken = invokeTokens(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
-  // a backstop behind the gateway's own invoke and stream limits, never before them
-  const invokeIdleTimeoutMs = Math.max(limits.agent.invokeTimeoutMs, limits.agent.streamMaxMs) + 5_000;
-  const providers: Partial<Record<Runtime, RuntimeProvider>> = {
-    local: new LocalProvider({
-      controlUrl: runtimeUrl,
-      token: runtimeToken,
-      invokeToken,
-      controlTimeoutMs: limits.agent.startupMs + 30_000,
-      invokeIdleTimeoutMs,
-    }),
-  };
-  // The cloud runtimes, each when its account is configured (README, "Runtimes").
-  const cloudflare = cloudflareConfigFromEnv(process.env);
-  if (cloudflare) {
-    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs });
-    providers.cloudflare = provider;
-    cleanups.push(() => provider.close());
-  }
-  const agentcore = agentCoreConfigFromEnv(process.env);
-  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken });
+  const { providers, close: closeProviders } = providersFromEnv({
+    env: process.env,
+    runtimeUrl,
+    runtimeToken,
+    invokeToken,
+    limits: limits.agent,
+  });
+  cleanups.push(closeProviders);
   const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
@@ -107,11 +91,18 @@ try {
   const authConfig = authConfigFromEnv(process.env, config.dataDir);
   const authenticate = createAuthenticator(authConfig);
 
-  // 4. Temporal worker. Lemon Squeezy when billing is configured: the period close reports usage
-  // through it (the key stays in this process, never in workflow history).
-  const billingApi = billingConfigFromEnv(process.env).api;
+  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts
+  // and the period close's usage reports (README, Billing). One client: the SDK's key is process-wide.
+  const billingConfig = billingConfigFromEnv(process.env);
+  const billing = {
+    config: billingConfig,
+    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
+  };
+
+  // 4. Temporal worker; the period close reports usage through Lemon Squeezy when billing is
+  // configured (the key stays in this process, never in workflow history).
   const activities = createActivities({
-    ...(billingApi ? { lemonSqueezy: lemonSqueezyClient(billingApi) } : {}),
+    ...(billing.lemonSqueezy ? { lemonSqueezy: billing.lemonSqueezy } : {}),
     store,
     providers,
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
@@ -150,25 +141,18 @@ try {
       log: createLogger('api'),
       changes,
       operatorToken: operatorToken(masterKey),
+      billing,
     }).fetch,
     config.apiPort,
   );
   cleanups.push(api.close);
-  const serving = new ServingCache(store);
-  await serving.start();
-  cleanups.push(() => serving.close());
-  const gateway = await listen(
-    createGatewayApp({
-      serving,
-      authenticate,
-      apiKeys: store,
-      providers,
-      limits: limits.agent,
-      idempotency: store,
-      log: createLogger('gateway'),
-    }).fetch,
-    config.gatewayPort,
-  );
+  const gateway = await startGateway({
+    store,
+    authenticate,
+    providers,
+    limits: limits.agent,
+    port: config.gatewayPort,
+  });
   cleanups.push(gateway.close);
 
   console.log(

@@ -7,6 +7,7 @@
 //   npm run --silent webhost -- secrets set <agent> NAME [value]      (the value from stdin when not given)
 //   npm run --silent webhost -- secrets list <agent>
 //   npm run --silent webhost -- secrets rm <agent> NAME
+//   npm run --silent webhost -- usage [--period YYYY-MM]             (the current period by default)
 // <agent> is an agent's name or id.
 // Reads WEBHOST_TOKEN (else signs a local token for user "alice"), API_URL and GATEWAY_URL.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +16,12 @@ import { parseArgs } from 'node:util';
 import { ensureLocalKeyPair } from '../lib/auth/local-keys.js';
 import { signLocalToken } from '../lib/auth/sign.js';
 import { configFromEnv } from '../lib/config.js';
-import { FILES_MAX_COUNT, FILES_MAX_TOTAL_BYTES, type DeploymentSource } from '../lib/contracts/index.js';
+import {
+  FILES_MAX_COUNT,
+  FILES_MAX_TOTAL_BYTES,
+  type DeploymentSource,
+  type UsageReport,
+} from '../lib/contracts/index.js';
 
 // A failed call is reported as one line (the api's error code and message), not a stack trace.
 process.on('uncaughtException', (err) => {
@@ -33,6 +39,7 @@ const { positionals, values } = parseArgs({
     ref: { type: 'string' },
     path: { type: 'string' },
     runtime: { type: 'string' },
+    period: { type: 'string' },
   },
 });
 const config = configFromEnv();
@@ -230,6 +237,10 @@ if (command === 'deploy' && (args[0] || values.git)) {
   const agent = await findAgent(args[1]);
   await call('DELETE', `${api}/v1/agents/${agent.id}/secrets/${args[2]}`);
   console.error(`${args[2]} is deleted from ${agent.name}`);
+} else if (command === 'usage') {
+  const query = values.period ? `?period=${encodeURIComponent(values.period)}` : '';
+  const report = await call<UsageReport>('GET', `${api}/v1/usage${query}`);
+  console.log(usageText(report));
 } else {
   console.error(
     [
@@ -239,6 +250,7 @@ if (command === 'deploy' && (args[0] || values.git)) {
       '  webhost invoke <agent> [json-input] [--stream]',
       '  webhost rollback <agent> [<deploymentId>]',
       '  webhost secrets set <agent> NAME [value] | secrets list <agent> | secrets rm <agent> NAME',
+      '  webhost usage [--period YYYY-MM]',
     ].join('\n'),
   );
   process.exit(2);
@@ -256,4 +268,28 @@ async function previousLive(agent: AgentView): Promise<string> {
   );
   if (!earlier) throw new Error(`${agent.name} has no earlier live deployment to roll back to`);
   return earlier.id;
+}
+
+/** A usage report as a person reads it: totals against the limit, then the breakdowns. */
+function usageText(r: UsageReport): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const usd = (v: number) => `$${v.toFixed(4)}`;
+  const line = (label: string, t: UsageReport['totals']) =>
+    `  ${label.padEnd(28)} ${n(t.requests).padStart(10)} req ${n(t.errors).padStart(7)} err ${n(t.inputTokens + t.outputTokens).padStart(12)} tok ${n(Math.round(t.computeMs)).padStart(10)} ms  ${usd(t.costUsd)}`;
+  const out = [
+    `period ${r.period} (${r.status})   requests ${n(r.totals.requests)} of ${r.limit === null ? 'unlimited' : n(r.limit)}   estimated cost ${usd(r.totals.costUsd)}`,
+    line('total', r.totals),
+    'by runtime:',
+    ...r.byRuntime.map((t) => line(t.runtime, t)),
+    'by agent:',
+    ...r.byAgent.map((t) => line(`${t.name ?? `${t.agentId} (deleted)`} [${t.runtime}]`, t)),
+  ];
+  if (r.byEndUser.length > 0) {
+    out.push('by end user (x-webhost-end-user):');
+    for (const u of r.byEndUser)
+      out.push(
+        `  ${u.endUser.slice(0, 28).padEnd(28)} ${n(u.requests).padStart(10)} req ${n(u.errors).padStart(7)} err ${n(u.inputTokens + u.outputTokens).padStart(12)} tok`,
+      );
+  }
+  return out.join('\n');
 }

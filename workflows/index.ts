@@ -5,3 +5,4 @@ export { deployWorkflow } from './deploy/workflow.js';
 export { retentionWorkflow } from './retention/workflow.js';
 export { rollbackWorkflow } from './rollback/workflow.js';
 export { secretWorkflow } from './secrets/workflow.js';
+export { billingGraceWorkflow, billingWebhookWorkflow } from './billing-webhook/workflow.js';

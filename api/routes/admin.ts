@@ -39,23 +39,26 @@ export function adminRoutes(deps: ApiDeps) {
 }
 
 /**
- * Sets a user's tier and audits it (`user.tier_set`, actor `operator`). A user the platform
- * has not seen yet is created first, as their first request would (ids are auth subjects), so
- * a tier can be set before they sign in.
+ * Sets a user's tier and audits it (`user.tier_set`, actor `operator`) in the same transaction;
+ * a downgrade pauses the agents past the new tier, an upgrade resumes those it allows (both
+ * audited too). A user the platform has not seen yet is created first, as their first request
+ * would (ids are auth subjects), so a tier can be set before they sign in.
  */
 export async function setTierAsOperator(store: Store, userId: string, tier: Tier): Promise<User> {
   const now = new Date();
   await store.ensureUser(userId, now);
   const before = await store.getUser(userId);
-  const user = await store.setUserTier({ userId, tier, now });
-  await store.appendAudit({
-    ownerId: userId,
-    actor: 'operator',
-    action: 'user.tier_set',
-    targetType: 'user',
-    targetId: userId,
-    details: { from: before.tier, to: tier },
+  const { user } = await store.changeUserPlan({
+    userId,
+    tier,
     now,
+    audit: {
+      actor: 'operator',
+      action: 'user.tier_set',
+      targetType: 'user',
+      targetId: userId,
+      details: { from: before.tier, to: tier },
+    },
   });
   return user;
 }

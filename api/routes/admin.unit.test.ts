@@ -57,6 +57,34 @@ describe('PUT /admin/users/:userId/tier', () => {
     expect(await (await setTier('newcomer', { tier: 'starter' })).json()).toMatchObject({ tier: 'starter' });
   });
 
+  it('a downgrade pauses the agents past the new tier, audited with the tier change; an upgrade resumes them', async () => {
+    await store.ensureUser('dora', new Date(), 'pro');
+    const ids = [];
+    for (const name of ['one', 'two', 'three']) {
+      const id = `agt_dora_${name}`;
+      await store.createAgent({ id, ownerId: 'dora', name, runtime: 'local', now: new Date() });
+      ids.push(id);
+    }
+    expect((await setTier('dora', { tier: 'free' })).status).toBe(200);
+    const paused = await Promise.all(ids.map(async (id) => (await store.getAgent('dora', id)).pausedAt !== null));
+    expect(paused).toEqual([false, true, true]);
+    const entries = (await store.listAudit('dora', { limit: 10 })).items;
+    expect(entries.find((e) => e.action === 'user.tier_set')?.details).toMatchObject({
+      from: 'pro',
+      to: 'free',
+      paused: [ids[1], ids[2]],
+    });
+    expect(
+      entries
+        .filter((e) => e.action === 'agent.paused')
+        .map((e) => e.targetId)
+        .sort(),
+    ).toEqual([ids[1], ids[2]].sort());
+
+    await setTier('dora', { tier: 'starter' });
+    for (const id of ids) expect((await store.getAgent('dora', id)).pausedAt).toBeNull();
+  });
+
   it('refuses an unknown tier or a malformed body', async () => {
     await expectError(await setTier('alice', { tier: 'platinum' }), 400, 'validation_failed');
     await expectError(await setTier('alice', { tier: 'pro', extra: 1 }), 400, 'validation_failed');

@@ -23,13 +23,15 @@ export function agentRoutes(deps: ApiDeps) {
         requireRuntime(body.runtime, deps.deployableRuntimes);
         const user = await requireRuntimeEntitlement(store, ownerId, body.runtime);
         const max = maxAgentsOf(user.tier);
+        const id = newId('agt');
         const agent = await store
           .createAgent({
-            id: newId('agt'),
+            id,
             ownerId,
             now: new Date(),
             ...body,
             ...(max === undefined ? {} : { maxAgents: max }),
+            audit: agentNote(ownerId, 'agent.created', id, { name: body.name, runtime: body.runtime }),
           })
           .catch((err: unknown) => {
             throw agentLimitError(user.tier, err);
@@ -51,11 +53,24 @@ export function agentRoutes(deps: ApiDeps) {
           requireRuntime(body.runtime, deps.deployableRuntimes);
           await requireRuntimeEntitlement(store, ownerId, body.runtime);
         }
-        let agent = body.name
-          ? await store.renameAgent({ ownerId, agentId, name: body.name, now: new Date() })
-          : await store.getAgent(ownerId, agentId);
+        let agent = await store.getAgent(ownerId, agentId);
+        if (body.name && body.name !== agent.name) {
+          agent = await store.renameAgent({
+            ownerId,
+            agentId,
+            name: body.name,
+            now: new Date(),
+            audit: agentNote(ownerId, 'agent.renamed', agentId, { from: agent.name, to: body.name }),
+          });
+        }
         if (body.runtime && body.runtime !== agent.runtime) {
-          agent = await store.setAgentRuntime({ ownerId, agentId, runtime: body.runtime, now: new Date() });
+          agent = await store.setAgentRuntime({
+            ownerId,
+            agentId,
+            runtime: body.runtime,
+            now: new Date(),
+            audit: agentNote(ownerId, 'agent.runtime_changed', agentId, { from: agent.runtime, to: body.runtime }),
+          });
         }
         return c.json(agent);
       })
@@ -72,3 +87,12 @@ export function agentRoutes(deps: ApiDeps) {
       })
   );
 }
+
+/** The audit entry of a user's change to one of their agents, written with the change. */
+const agentNote = (userId: string, action: string, agentId: string, details: Record<string, unknown>) => ({
+  actor: `user:${userId}`,
+  action,
+  targetType: 'agent',
+  targetId: agentId,
+  details,
+});

@@ -13,6 +13,8 @@ import { client, expectError } from '../../test/helpers/http.js';
 import { fakeWorkflows } from '../../test/helpers/workflows.js';
 import { listen } from '../../lib/http/serve.js';
 import { createGatewayApp } from '../app.js';
+import { RequestLimiter } from '../limits.js';
+import { UsageMeter } from '../metering.js';
 import { ServingCache } from '../serving-cache.js';
 
 // The gateway in front of agents deployed by the real deploy workflow on real workerd.
@@ -22,6 +24,7 @@ let env: DeployEnv;
 let serving: ServingCache;
 let call: ReturnType<typeof client>;
 let app: ReturnType<typeof createGatewayApp>;
+let meter: UsageMeter;
 /** What the gateway logged, one parsed pino line each. */
 const logged: { level: number; msg: string }[] = [];
 let alice: string;
@@ -42,6 +45,7 @@ beforeAll(async () => {
     { level: 'info' },
     { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) },
   );
+  meter = new UsageMeter(env.store, log).start();
   app = createGatewayApp({
     serving,
     authenticate: auth.authenticate,
@@ -49,6 +53,8 @@ beforeAll(async () => {
     providers: { local: env.provider },
     limits: LIMITS,
     idempotency: env.store,
+    meter,
+    limiter: new RequestLimiter(env.store, log),
     log,
   });
   call = client(app);
@@ -83,6 +89,16 @@ beforeAll(async () => {
       }
       return Response.json({ output: input });
     } }`),
+    // Reports token usage as the AI SDK does: in its JSON answer, or in a UI-stream finish frame.
+    tokens: agentSource(`export default { async fetch(req) {
+      if (new URL(req.url).pathname === '/ping') return new Response('ok');
+      const usage = { inputTokens: 12, outputTokens: 34, totalTokens: 46 };
+      if ((req.headers.get('accept') ?? '').includes('text/event-stream')) {
+        const frames = [{ type: 'start' }, { type: 'text-delta', id: 't', delta: 'hi' }, { type: 'finish', messageMetadata: { usage } }];
+        return new Response(frames.map((f) => 'data: ' + JSON.stringify(f) + '\\n\\n').join(''), { headers: { 'content-type': 'text/event-stream' } });
+      }
+      return Response.json({ output: { text: 'hi' }, usage });
+    } }`),
   };
   await Promise.all(
     Object.entries(sources).map(async ([name, source]) => {
@@ -94,6 +110,7 @@ beforeAll(async () => {
   agents.undeployed = (await newAgent('undeployed')).id;
 });
 afterAll(async () => {
+  await meter?.close();
   await serving?.close();
   await env?.close();
 });
@@ -530,3 +547,105 @@ function connectionsTo(port: number): number {
     .map((line) => line.trim().split(/\s+/))
     .filter((cols) => cols[2]?.endsWith(`:${hex}`) && cols[3] === '01').length;
 }
+
+describe('invoke/v1 metering', () => {
+  /** The usage events of an agent, once the meter has written what it holds. */
+  const eventsOf = async (agentId: string) => {
+    await meter.flush();
+    return (await env.store.listUsageEvents({ ownerId: 'alice', agentId, limit: 100 })).items;
+  };
+
+  it('meters every invoke once, its request id the event id, with the tokens the agent reported', async () => {
+    const json = await invoke(
+      agents.tokens!,
+      { input: 'x', sessionId: 'ses-metered' },
+      { headers: { 'x-webhost-end-user': 'customer-7' } },
+    );
+    const body = InvokeResponse.parse(await json.json());
+    expect(body.usage).toMatchObject({ inputTokens: 12, outputTokens: 34 });
+    const streamed = await invoke(agents.tokens!, { input: 'x', stream: true });
+    const usageEvent = (await readEvents(streamed)).find((e) => e.event === 'usage')!;
+    expect(JSON.parse(usageEvent.data)).toMatchObject({ inputTokens: 12, outputTokens: 34 });
+
+    const events = await eventsOf(agents.tokens!);
+    const byId = new Map(events.map((e) => [e.id, e]));
+    expect(byId.get(body.requestId)).toMatchObject({
+      kind: 'request',
+      deploymentId: body.deploymentId,
+      status: 200,
+      ok: true,
+      inputTokens: 12,
+      outputTokens: 34,
+      sessionId: 'ses-metered',
+      endUser: 'customer-7',
+    });
+    expect(byId.get(streamed.headers.get('x-request-id')!)).toMatchObject({
+      status: 200,
+      inputTokens: 12,
+      outputTokens: 34,
+    });
+    expect(events).toHaveLength(2);
+  });
+
+  it('meters failed invokes with the status the caller got', async () => {
+    const res = await invoke(agents.failing!, { input: 'kaput' });
+    expect(res.status).toBe(503);
+    const event = (await eventsOf(agents.failing!)).find((e) => e.id === res.headers.get('x-request-id'));
+    expect(event).toMatchObject({ status: 503, ok: false });
+  });
+
+  it('never takes the caller’s request id, which would let a caller make invokes count as one', async () => {
+    const ids = await Promise.all(
+      [1, 2].map(async () =>
+        (await invoke(agents.echo!, { input: 1 }, { headers: { 'x-request-id': 'req_mine' } })).headers.get(
+          'x-request-id',
+        ),
+      ),
+    );
+    expect(ids).not.toContain('req_mine');
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it('refuses an end user id over 128 characters with 400, metering nothing', async () => {
+    const before = (await eventsOf(agents.echo!)).length;
+    await expectError(
+      await invoke(agents.echo!, { input: 1 }, { headers: { 'x-webhost-end-user': 'u'.repeat(129) } }),
+      400,
+      'validation_failed',
+    );
+    expect((await eventsOf(agents.echo!)).length).toBe(before);
+  });
+});
+
+describe('invoke/v1 monthly request limit', () => {
+  it('answers 429 limit_exceeded with Retry-After once the tier’s requests are used, and invokes nothing more', async () => {
+    const owner = `limited-${newId('usr')}`;
+    await env.store.ensureUser(owner, new Date());
+    await env.store.setUserTier({ userId: owner, tier: 'free', now: new Date() }); // 10,000 a period
+    const agent = await env.store.createAgent({
+      id: newId('agt'),
+      ownerId: owner,
+      name: 'limited',
+      runtime: 'local',
+      now: new Date(),
+    });
+    await deployLive(env, owner, agent.id, echoVersion('v1'));
+    // the period's requests all but used (as if leased by other gateways): 5 left
+    const period = new Date().toISOString().slice(0, 7);
+    await env.store.leaseRequests({ ownerId: owner, period, want: 9_995 });
+    const token = await auth.token(owner);
+    const results = await Promise.all(Array.from({ length: 12 }, () => invoke(agent.id, { input: 1 }, { token })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(5);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(7);
+    const res = refused[0]!;
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const nextPeriod = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(Math.abs(retryAfter - (nextPeriod.getTime() - Date.now()) / 1000)).toBeLessThan(60);
+    await expectError(res, 429, 'limit_exceeded');
+    await meter.flush();
+    const events = (await env.store.listUsageEvents({ ownerId: owner, agentId: agent.id, limit: 100 })).items;
+    expect(events).toHaveLength(5);
+  });
+});

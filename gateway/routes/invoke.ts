@@ -6,12 +6,17 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import {
   AppError,
+  END_USER_HEADER,
+  EndUser,
+  errorStatus,
+  type ErrorCode,
   Id,
   INVOKE_MAX_BODY_BYTES,
   InvokeBody,
   type InvokeEvent,
   type InvokeResponse,
   type InvokeUsage,
+  type TokenCounts,
 } from '../../lib/contracts/index.js';
 import { errorResponse } from '../../lib/http/errors.js';
 import { idempotency } from '../../lib/http/idempotency.js';
@@ -21,7 +26,16 @@ import { newId } from '../../lib/ids.js';
 import { AgentStoppedError, ProviderError, type AgentResponse } from '../../lib/runtime/provider.js';
 import { requireCaller } from '../auth.js';
 import type { GatewayDeps } from '../deps.js';
-import { agentEvents, joinDeltas, limited, parseOutput, readExcerpt, readText, ReplyTooLarge } from '../relay.js';
+import {
+  agentEvents,
+  joinDeltas,
+  limited,
+  parseOutput,
+  readExcerpt,
+  readText,
+  ReplyTooLarge,
+  tokensInText,
+} from '../relay.js';
 
 /** How much of an agent's error body the gateway quotes back. */
 const AGENT_ERROR_EXCERPT = 500;
@@ -62,9 +76,37 @@ export function invokeRoutes(deps: GatewayDeps) {
         );
       }
 
+      const endUser = endUserOf(c);
+      await admit(c, deps, c.get('userId'));
+
       const sessionId = body.sessionId ?? newId('ses');
       const wantsStream = wantsSse(c, body);
       const payload = JSON.stringify({ input: body.input });
+      const inputBytes = Buffer.byteLength(payload);
+      const at = new Date().toISOString();
+      let tokens: TokenCounts = { inputTokens: 0, outputTokens: 0 };
+      /** Every invoke that reached this point is one usage event, whatever its end (DESIGN.md §6, metering). */
+      const meter = (status: number, outputBytes: number) =>
+        deps.meter?.record({
+          id: requestId,
+          at,
+          ownerId: c.get('userId'),
+          agentId: target.agent.id,
+          deploymentId,
+          runtime: target.deployment!.runtime,
+          status,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          inputBytes,
+          outputBytes,
+          ...tokens,
+          sessionId,
+          endUser,
+          apiKeyId: c.get('apiKeyId') ?? null,
+        });
+      const metered = (err: unknown) => {
+        meter(err instanceof AppError ? errorStatus[err.code] : 500, 0);
+        return err;
+      };
       const exchange = boundedExchange(c, wantsStream ? limits.streamMaxMs : limits.invokeTimeoutMs);
       let upstream: AgentResponse;
       try {
@@ -79,29 +121,37 @@ export function invokeRoutes(deps: GatewayDeps) {
         });
       } catch (err) {
         exchange.end();
-        if (exchange.callerLeft()) return callerGone();
-        if (exchange.timedOut()) throw timeout(limits.invokeTimeoutMs);
-        if (err instanceof AgentStoppedError) throw new AppError('runtime_unavailable', err.message);
+        if (exchange.callerLeft()) {
+          meter(CALLER_GONE, 0);
+          return callerGone();
+        }
+        if (exchange.timedOut()) throw metered(timeout(limits.invokeTimeoutMs));
+        if (err instanceof AgentStoppedError) throw metered(new AppError('runtime_unavailable', err.message));
         if (err instanceof ProviderError)
-          throw new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again');
-        throw err;
+          throw metered(new AppError('runtime_unavailable', 'the agent’s runtime did not answer; try again'));
+        throw metered(err);
       }
       if (upstream.status < 200 || upstream.status >= 300) {
         const excerpt = await readExcerpt(upstream.body, AGENT_ERROR_EXCERPT).catch(() => '');
         exchange.abortAndEnd();
         const code = upstream.status < 500 ? 'validation_failed' : 'runtime_unavailable';
+        meter(errorStatus[code], Buffer.byteLength(excerpt));
         return errorResponse(c, code, `the agent answered ${upstream.status}`, {
           agentStatus: upstream.status,
           body: excerpt,
         });
       }
 
-      const inputBytes = Buffer.byteLength(payload);
       const usage = (outputBytes: number): InvokeUsage => ({
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         inputBytes,
         outputBytes,
+        ...tokens,
       });
+      const noteTokens = (text: string) => {
+        const found = tokensInText(text);
+        if (found) tokens = found;
+      };
       const isSse = upstream.contentType.startsWith('text/event-stream');
 
       if (wantsStream) {
@@ -111,27 +161,35 @@ export function invokeRoutes(deps: GatewayDeps) {
           stream.onAbort(() => exchange.abortAndEnd());
           await send('meta', JSON.stringify({ requestId, sessionId, deploymentId }));
           let outputBytes = 0;
+          let status = 200;
           try {
             if (isSse) {
               for await (const ev of agentEvents(limited(upstream.body, limits.replyMaxBytes))) {
                 outputBytes += Buffer.byteLength(ev);
+                noteTokens(ev);
                 await send('delta', ev);
               }
             } else {
               const text = await readText(upstream.body, limits.replyMaxBytes);
               outputBytes = Buffer.byteLength(text);
+              noteTokens(text);
               await send('delta', JSON.stringify({ output: parseOutput(text) }));
             }
             await send('usage', JSON.stringify(usage(outputBytes)));
             await send('done', JSON.stringify({ requestId }));
           } catch (err) {
             // The caller hung up: the upstream request was aborted with it; nothing to tell anyone.
-            if (stream.aborted || exchange.callerLeft()) return;
+            if (stream.aborted || exchange.callerLeft()) {
+              status = CALLER_GONE;
+              return;
+            }
             const ended = streamEnd(err, exchange.timedOut(), limits.streamMaxMs);
+            status = errorStatus[ended.code];
             if (ended.code === 'runtime_unavailable') deps.log.warn({ err, requestId }, 'stream from agent broke off');
             await send('error', JSON.stringify({ ...ended, requestId }));
           } finally {
             exchange.abortAndEnd();
+            meter(status, outputBytes);
           }
         });
       }
@@ -141,24 +199,32 @@ export function invokeRoutes(deps: GatewayDeps) {
       try {
         if (isSse) {
           const events: string[] = [];
-          for await (const ev of agentEvents(limited(upstream.body, limits.replyMaxBytes))) events.push(ev);
+          for await (const ev of agentEvents(limited(upstream.body, limits.replyMaxBytes))) {
+            noteTokens(ev);
+            events.push(ev);
+          }
           output = joinDeltas(events);
           outputBytes = events.reduce((n, e) => n + Buffer.byteLength(e), 0);
         } else {
           const text = await readText(upstream.body, limits.replyMaxBytes);
+          noteTokens(text);
           output = parseOutput(text);
           outputBytes = Buffer.byteLength(text);
         }
       } catch (err) {
         exchange.abortAndEnd();
-        if (exchange.callerLeft()) return callerGone();
-        if (exchange.timedOut()) throw timeout(limits.invokeTimeoutMs);
-        if (err instanceof ReplyTooLarge) throw new AppError('reply_too_large', err.message);
-        throw new AppError('runtime_unavailable', 'the agent’s answer broke off; try again');
+        if (exchange.callerLeft()) {
+          meter(CALLER_GONE, 0);
+          return callerGone();
+        }
+        if (exchange.timedOut()) throw metered(timeout(limits.invokeTimeoutMs));
+        if (err instanceof ReplyTooLarge) throw metered(new AppError('reply_too_large', err.message));
+        throw metered(new AppError('runtime_unavailable', 'the agent’s answer broke off; try again'));
       }
       // read whole: the connection goes back to the pool
       exchange.end();
       const response: InvokeResponse = { output, sessionId, deploymentId, usage: usage(outputBytes), requestId };
+      meter(200, outputBytes);
       return c.json(response);
     },
   );
@@ -177,14 +243,42 @@ function jsonOnlyIdempotency() {
   });
 }
 
+/** The status an invoke is metered with when its caller hung up (nginx's "client closed request"). */
+const CALLER_GONE = 499;
 /** The caller hung up: there is nobody to answer, and nothing went wrong on our side. */
-const callerGone = () => new Response(null, { status: 499 });
+const callerGone = () => new Response(null, { status: CALLER_GONE });
+
+/** `x-webhost-end-user`: the caller's own end user, to attribute usage to (opaque, at most 128 characters). */
+function endUserOf(c: Context): string | null {
+  const raw = c.req.header(END_USER_HEADER);
+  if (raw === undefined) return null;
+  const parsed = EndUser.safeParse(raw);
+  if (!parsed.success)
+    throw new AppError('validation_failed', `${END_USER_HEADER} must be 1 to 128 characters`, {
+      header: END_USER_HEADER,
+    });
+  return parsed.data;
+}
+
+/** The monthly request limit (gateway/limits.ts); refused with `429 limit_exceeded` and `Retry-After`. */
+async function admit(c: Context, deps: GatewayDeps, ownerId: string): Promise<void> {
+  if (!deps.limiter) return;
+  try {
+    await deps.limiter.admit(ownerId);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'limit_exceeded') {
+      const { retryAfterS } = err.details as { retryAfterS: number };
+      c.header('Retry-After', String(retryAfterS));
+    }
+    throw err;
+  }
+}
 
 const timeout = (limitMs: number) =>
   new AppError('timeout', `the agent did not answer within ${limitMs / 1000} s (invoke time limit)`);
 
 /** The `error` event that ends a stream the gateway had to cut. */
-function streamEnd(err: unknown, timedOut: boolean, streamMaxMs: number): { code: string; message: string } {
+function streamEnd(err: unknown, timedOut: boolean, streamMaxMs: number): { code: ErrorCode; message: string } {
   if (timedOut)
     return { code: 'timeout', message: `the stream reached its ${streamMaxMs / 1000} s limit (stream time limit)` };
   if (err instanceof ReplyTooLarge) return { code: 'reply_too_large', message: err.message };

@@ -7,6 +7,8 @@ export const BillingState = z.object({
   subscriptionId: z.string().nullable(),
   subscriptionItemId: z.string().nullable(),
   status: z.string().nullable(),
+  /** While a failed payment's grace period runs: when it ends (ISO); the paid tier is kept until then. */
+  graceEndsAt: z.string().nullable(),
 });
 export type BillingState = z.infer<typeof BillingState>;
 

@@ -30,6 +30,11 @@ export const Agent = z.object({
   activeDeploymentId: z.string().nullable(),
   /** The rollback workflow that holds the agent's one in-flight slot, if one does. */
   rollbackWorkflowId: z.string().nullable(),
+  /**
+   * Set while the agent is paused: its owner's tier no longer covers it (a downgrade). It is kept,
+   * not deleted, and answers `entitlement_required` until a tier that allows it resumes it.
+   */
+  pausedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

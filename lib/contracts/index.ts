@@ -7,3 +7,4 @@ export * from './invoke.js';
 export * from './tiers.js';
 export * from './accounts.js';
 export * from './usage.js';
+export * from './billing.js';

@@ -42,6 +42,9 @@ export const InvokeUsage = z.object({
   durationMs: z.number(),
   inputBytes: z.number().int(),
   outputBytes: z.number().int(),
+  /** Tokens the agent reported in its answer (its `usage`); 0 when it reported none. */
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
 });
 export type InvokeUsage = z.infer<typeof InvokeUsage>;
 

@@ -63,3 +63,38 @@ export function agentCountRefusal(tier: Tier, active: number): string | null {
   });
   return `the ${tier} tier allows ${max} agent${max === 1 ? '' : 's'}; delete one, or move to ${higher.join(' or ')}`;
 }
+
+/** An owner's active agent, as `agentsToRebalance` weighs it. */
+export interface AgentStanding {
+  id: string;
+  runtime: Runtime;
+  paused: boolean;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+/**
+ * Which of an owner's active agents a tier (with its add-ons) lets serve, and so which to pause
+ * and which to resume (DESIGN.md §8: downgrades pause agents over the limit, nothing is deleted).
+ * An agent on a runtime the tier does not open is paused; of the rest, agents serving now keep
+ * serving before paused ones, then the oldest first, up to the tier's count.
+ */
+export function agentsToRebalance(
+  e: Entitlement,
+  agents: readonly AgentStanding[],
+): { pause: string[]; resume: string[] } {
+  const max = TIER_LIMITS[e.tier].agents ?? Number.POSITIVE_INFINITY;
+  const order = [...agents].sort(
+    (a, b) => Number(a.paused) - Number(b.paused) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1),
+  );
+  const pause: string[] = [];
+  const resume: string[] = [];
+  let serving = 0;
+  for (const a of order) {
+    const allowed = runtimeAllowed(e, a.runtime) && serving < max;
+    if (allowed) serving++;
+    if (allowed && a.paused) resume.push(a.id);
+    if (!allowed && !a.paused) pause.push(a.id);
+  }
+  return { pause, resume };
+}

@@ -204,3 +204,41 @@ export function estimateCostUsd(runtime: Runtime, t: Pick<UsageTotals, 'requests
     Math.round(((t.requests / 1e6) * p.perMillionRequests + (t.computeMs / 1e6) * p.perMillionComputeMs) * 1e4) / 1e4
   );
 }
+
+/** `GET /v1/usage?period=`: the query. */
+export const UsageQuery = z.object({ period: Period.optional() });
+
+/** A line of a usage report: totals and their estimated cost. */
+export type CostedTotals = UsageTotals & { costUsd: number };
+
+/** `GET /v1/usage?period=YYYY-MM`. */
+export interface UsageReport {
+  period: Period;
+  status: 'open' | 'closed';
+  /** The tier's requests per period; null when unlimited. */
+  limit: number | null;
+  totals: CostedTotals;
+  byRuntime: (CostedTotals & { runtime: Runtime })[];
+  byAgent: (CostedTotals & { agentId: string; name: string | null; runtime: Runtime })[];
+  /** The end users (`x-webhost-end-user`) with the most requests, at most 100. */
+  byEndUser: EndUserUsage[];
+}
+
+/** `GET /v1/agents/:id/metrics?from=&to=`: ISO instants; the last 24 hours by default, at most 31 days. */
+export const MetricsQuery = z
+  .object({ from: z.iso.datetime().optional(), to: z.iso.datetime().optional() })
+  .transform(({ from, to }, ctx) => {
+    const end = to ? new Date(to) : new Date();
+    const start = from ? new Date(from) : new Date(end.getTime() - 24 * 3_600_000);
+    if (start >= end) ctx.addIssue({ code: 'custom', message: 'from must be before to' });
+    if (end.getTime() - start.getTime() > 31 * 24 * 3_600_000)
+      ctx.addIssue({ code: 'custom', message: 'at most 31 days at a time' });
+    return { from: start, to: end };
+  });
+
+/** One hour of an agent's metrics, as `GET /v1/agents/:id/metrics` answers it. */
+export interface MetricPoint extends UsageTotals {
+  hour: string;
+  /** Average gateway latency of the hour's requests, ms; null without requests. */
+  avgLatencyMs: number | null;
+}

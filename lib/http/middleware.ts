@@ -5,11 +5,24 @@ import { requestId } from 'hono/request-id';
 import type { Authenticator } from '../auth/verify.js';
 import { newId } from '../ids.js';
 
-export type AuthedEnv = { Variables: { requestId: string; userId: string } };
+/** `apiKeyId`: the API key the caller presented, when it was one (the gateway attributes usage to it). */
+export type AuthedEnv = { Variables: { requestId: string; userId: string; apiKeyId?: string } };
 
 /** Every response carries `X-Request-Id`; a caller's own id is kept if it is sane. */
 export const withRequestId = () =>
   requestId({ headerName: 'X-Request-Id', limitLength: 128, generator: () => newId('req') });
+
+/**
+ * The gateway's request id: always its own, never the caller's, because it is the id of the
+ * invoke's usage event — a caller who could choose it could make invokes count as one.
+ */
+export const withOwnRequestId = () =>
+  createMiddleware<AuthedEnv>(async (c, next) => {
+    const id = newId('req');
+    c.set('requestId', id);
+    c.header('X-Request-Id', id);
+    await next();
+  });
 
 /** Requires a verified bearer token; sets `userId`. `onUser` sees each user once per process. */
 export function requireUser(authenticate: Authenticator, onUser?: (userId: string) => Promise<void>) {

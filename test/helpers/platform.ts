@@ -117,3 +117,54 @@ export async function startPlatform(
     output: () => output,
   };
 }
+
+export interface GatewayProcess {
+  url: string;
+  /** SIGTERM, and wait until it has exited (having written its usage events). */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * One more gateway as its own process (`gateway/main.ts`), serving from the same store,
+ * keys and local runtime as a running platform: what `--scale gateway=N` runs.
+ */
+export async function startGatewayProcess(
+  platform: RunningPlatform,
+  env: Record<string, string>,
+): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/main.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      WEBHOST_DATA_DIR: platform.dataDir,
+      GATEWAY_PORT: '0',
+      LOCAL_RUNTIME_URL: `http://127.0.0.1:${platform.ports.runtime}`,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
+  let output = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const ready = /\{"event":"gateway_ready","url":"([^"]+)"\}/.exec(output);
+      if (ready) resolveUrl(ready[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${output.slice(-2000)}`)));
+    setTimeout(() => reject(new Error(`gateway not ready after 30 s:\n${output.slice(-2000)}`)), 30_000).unref();
+  });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

@@ -7,6 +7,8 @@ import { rollbackWorkflowId } from '../../workflows/rollback/config.js';
 import type { RollbackInput } from '../../workflows/rollback/messages.js';
 import { secretWorkflowId } from '../../workflows/secrets/config.js';
 import type { SecretChangeInput } from '../../workflows/secrets/messages.js';
+import { billingWebhookWorkflowId } from '../../workflows/billing-webhook/config.js';
+import type { BillingWebhookInput } from '../../workflows/billing-webhook/messages.js';
 
 export interface FakeWorkflows extends Workflows {
   /** Every deploy started, in order. */
@@ -17,6 +19,8 @@ export interface FakeWorkflows extends Workflows {
   readonly rollbacks: RollbackInput[];
   /** Every agent delete started, in order. */
   readonly deletes: DeleteAgentInput[];
+  /** Every billing webhook workflow started, once per id (as Temporal rejects a duplicate). */
+  readonly billingWebhooks: BillingWebhookInput[];
   /** What `workflowOutcome` answers for a workflow id (running, unless set). */
   readonly outcomes: Map<string, WorkflowOutcome>;
   /** Makes the next `n` starts fail, as an unreachable Temporal would. */
@@ -33,6 +37,7 @@ export function fakeWorkflows(): FakeWorkflows {
   const deletes: DeleteAgentInput[] = [];
   const rollbacks: RollbackInput[] = [];
   const secretChanges: SecretChangeInput[] = [];
+  const billingWebhooks: BillingWebhookInput[] = [];
   const outcomes = new Map<string, WorkflowOutcome>();
   let failing = 0;
   const failIfAsked = () => {
@@ -46,6 +51,7 @@ export function fakeWorkflows(): FakeWorkflows {
     deletes,
     rollbacks,
     secretChanges,
+    billingWebhooks,
     outcomes,
     failNextStarts(n) {
       failing = n;
@@ -74,6 +80,11 @@ export function fakeWorkflows(): FakeWorkflows {
       failIfAsked();
       deletes.push(input);
       return { workflowId: deleteAgentWorkflowId(input.agentId) };
+    },
+    async startBillingWebhook(input) {
+      failIfAsked();
+      if (!billingWebhooks.some((b) => b.eventKey === input.eventKey)) billingWebhooks.push(input);
+      return { workflowId: billingWebhookWorkflowId(input.eventKey) };
     },
     deployProgress: async () => null,
     workflowOutcome: async (workflowId) => outcomes.get(workflowId) ?? { state: 'running' },

@@ -371,6 +371,93 @@ export function describeStoreContract(factory: StoreUnderTest) {
       await expectAppError(store.setUserAddOns({ userId: newId('usr'), addOns: [], now: now() }), 'not_found');
     });
 
+    it('a downgrade pauses the agents past the tier, newest first, and an upgrade resumes them; one audited transaction', async () => {
+      await store.setUserTier({ userId: alice, tier: 'pro', now: now() });
+      const a = await agentOf(alice, 'a');
+      const b = await agentOf(alice, 'b');
+      const c = await agentOf(alice, 'c');
+      const audit = { actor: 'test', action: 'user.plan_changed', targetType: 'user', targetId: alice };
+      const down = await store.changeUserPlan({ userId: alice, tier: 'free', now: now(), audit });
+      expect(down).toMatchObject({ applied: true, changed: true, user: { tier: 'free' }, resumed: [] });
+      expect(down.paused.sort()).toEqual([b.id, c.id].sort());
+      expect((await store.getAgent(alice, a.id)).pausedAt).toBeNull();
+      for (const id of [b.id, c.id]) {
+        const paused = await store.getAgent(alice, id); // paused, not deleted
+        expect(paused).toMatchObject({ status: 'active' });
+        expect(paused.pausedAt).not.toBeNull();
+        expect((await store.getServingTarget(alice, id)).agent.pausedAt).not.toBeNull();
+      }
+      const entries = (await store.listAudit(alice, { limit: 10 })).items;
+      expect(entries.map((e) => e.action).sort()).toEqual(['agent.paused', 'agent.paused', 'user.plan_changed']);
+      expect(entries.find((e) => e.action === 'user.plan_changed')?.details).toMatchObject({ resumed: [] });
+
+      // the same change again writes nothing
+      const repeat = await store.changeUserPlan({ userId: alice, tier: 'free', now: now(), audit });
+      expect(repeat).toMatchObject({ applied: true, changed: false, paused: [], resumed: [] });
+      expect((await store.listAudit(alice, { limit: 10 })).items).toHaveLength(3);
+
+      // starter allows 5: both come back
+      const up = await store.changeUserPlan({ userId: alice, tier: 'starter', now: now(), audit });
+      expect(up.resumed.sort()).toEqual([b.id, c.id].sort());
+      for (const id of [a.id, b.id, c.id]) expect((await store.getAgent(alice, id)).pausedAt).toBeNull();
+      // the operator's plain tier change pauses too
+      await store.setUserTier({ userId: alice, tier: 'free', now: now() });
+      expect((await store.getAgent(alice, a.id)).pausedAt).toBeNull();
+      expect((await store.getAgent(alice, c.id)).pausedAt).not.toBeNull();
+    });
+
+    it('pauses agents on a runtime the plan no longer opens (the AgentCore add-on removed)', async () => {
+      await store.changeUserPlan({ userId: alice, tier: 'pro', addOns: ['agentcore'], now: now() });
+      const core = await store.createAgent({
+        id: newId('agt'),
+        ownerId: alice,
+        name: 'core',
+        runtime: 'agentcore',
+        now: now(),
+      });
+      const plain = await agentOf(alice, 'plain');
+      expect(await store.changeUserPlan({ userId: alice, addOns: [], now: now() })).toMatchObject({
+        paused: [core.id],
+      });
+      expect((await store.getAgent(alice, plain.id)).pausedAt).toBeNull();
+      expect(await store.changeUserPlan({ userId: alice, tier: 'enterprise', now: now() })).toMatchObject({
+        resumed: [core.id],
+      });
+    });
+
+    it('keeps a grace period end, and applies a change conditional on it only while it still holds', async () => {
+      const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+      const opened = await store.changeUserPlan({
+        userId: alice,
+        tier: 'pro',
+        billing: { status: 'past_due', graceEndsAt: endsAt, subscriptionId: 'sub_9' },
+        now: now(),
+      });
+      expect(opened.user.billing).toMatchObject({ status: 'past_due', graceEndsAt: endsAt, subscriptionId: 'sub_9' });
+      expect((await store.getUser(alice)).billing.graceEndsAt).toBe(endsAt);
+      const other = new Date(Date.now() + 7_200_000).toISOString();
+      const refused = await store.changeUserPlan({ userId: alice, tier: 'free', ifGraceEndsAt: other, now: now() });
+      expect(refused).toMatchObject({ applied: false, changed: false, user: { tier: 'pro' } });
+      const ended = await store.changeUserPlan({
+        userId: alice,
+        tier: 'free',
+        billing: { graceEndsAt: null, status: 'unpaid' },
+        ifGraceEndsAt: endsAt,
+        now: now(),
+      });
+      expect(ended).toMatchObject({ applied: true, user: { tier: 'free', billing: { graceEndsAt: null } } });
+      // a second end of the same grace period finds it gone
+      expect(
+        await store.changeUserPlan({ userId: alice, tier: 'free', ifGraceEndsAt: endsAt, now: now() }),
+      ).toMatchObject({ applied: false });
+      // null: only while no grace period runs (two failed payments open one)
+      const open = (graceEndsAt: string) =>
+        store.changeUserPlan({ userId: alice, billing: { graceEndsAt }, ifGraceEndsAt: null, now: now() });
+      expect(await open(endsAt)).toMatchObject({ applied: true });
+      expect(await open(other)).toMatchObject({ applied: false, user: { billing: { graceEndsAt: endsAt } } });
+      await expectAppError(store.changeUserPlan({ userId: newId('usr'), tier: 'free', now: now() }), 'not_found');
+    });
+
     it('holds an owner to its most agents, also under concurrent creates, counting active ones only', async () => {
       const results = await Promise.allSettled(
         ['a', 'b', 'c', 'd'].map((name) =>
@@ -425,6 +512,7 @@ export function describeStoreContract(factory: StoreUnderTest) {
         subscriptionId: 'sub_1',
         subscriptionItemId: null,
         status: 'active',
+        graceEndsAt: null,
       });
       await expectAppError(store.getUser(newId('usr')), 'not_found');
       // ensureUser never resets what is there
@@ -1037,6 +1125,72 @@ export function describeStoreContract(factory: StoreUnderTest) {
     });
 
     // ── audit log ────────────────────────────────────────────────────────────────────
+    it('writes an agent change’s audit entry with it, and none when the change is refused', async () => {
+      const note = (action: string, targetId: string) => ({
+        actor: `user:${alice}`,
+        action,
+        targetType: 'agent',
+        targetId,
+      });
+      const actions = async () => (await store.listAudit(alice, { limit: 50 })).items.map((e) => e.action).reverse();
+      const id = newId('agt');
+      await store.createAgent({
+        id,
+        ownerId: alice,
+        name: 'audited',
+        runtime: 'local',
+        now: now(),
+        audit: note('agent.created', id),
+      });
+      const other = await agentOf(alice, 'taken');
+      await expectAppError(
+        store.renameAgent({ ownerId: alice, agentId: id, name: 'taken', now: now(), audit: note('agent.renamed', id) }),
+        'conflict',
+      );
+      await expectAppError(
+        store.createAgent({
+          id: newId('agt'),
+          ownerId: alice,
+          name: 'taken',
+          runtime: 'local',
+          now: now(),
+          audit: note('agent.created', 'x'),
+        }),
+        'conflict',
+      );
+      await store.renameAgent({
+        ownerId: alice,
+        agentId: id,
+        name: 'renamed',
+        now: now(),
+        audit: note('agent.renamed', id),
+      });
+      await store.setAgentRuntime({
+        ownerId: alice,
+        agentId: id,
+        runtime: 'cloudflare',
+        now: now(),
+        audit: note('agent.runtime_changed', id),
+      });
+      const dep = await deploymentOf(alice, other.id); // in flight: deleting it is refused
+      await expectAppError(
+        store.deleteAgent({ ownerId: alice, agentId: other.id, now: now(), audit: note('agent.deleted', other.id) }),
+        'conflict',
+      );
+      await store.transitionDeployment({ ownerId: alice, deploymentId: dep.id, to: 'canceled', now: now() });
+      await store.deleteAgent({ ownerId: alice, agentId: id, now: now(), audit: note('agent.deleted', id) });
+      await store.restoreAgent({ ownerId: alice, agentId: id, now: now(), audit: note('agent.restored', id) });
+      expect(await actions()).toEqual([
+        'agent.created',
+        'agent.renamed',
+        'agent.runtime_changed',
+        'agent.deleted',
+        'agent.restored',
+      ]);
+      // bob's log is his own
+      expect((await store.listAudit(bob, { limit: 50 })).items).toEqual([]);
+    });
+
     it('writes a change’s audit entry with the change, and none for a repeat or a refused change', async () => {
       const agent = await agentOf(alice);
       const note = (action: string) => ({ actor: `user:${alice}`, action, targetType: 'agent', targetId: agent.id });

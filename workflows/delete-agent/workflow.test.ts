@@ -61,7 +61,7 @@ describe('delete-agent workflow', () => {
     expect(await env.runtime.host.activeVersion(agent.id)).toBeNull();
     const [audit] = (await env.store.listAudit(ownerId, { limit: 1 })).items;
     expect(audit).toMatchObject({
-      action: 'agent.deleted',
+      action: 'agent.torn_down',
       actor: `user:${ownerId}`,
       targetId: agent.id,
       details: { runtimes: ['local'], secretsForgotten: 1 },
@@ -113,13 +113,13 @@ describe('delete-agent workflow', () => {
     // not serving, not audited as deleted, its version still at the runtime
     await expect(env.store.getServingTarget(ownerId, agent.id)).rejects.toMatchObject({ code: 'not_found' });
     expect((await env.store.listAudit(ownerId, { limit: 5 })).items.map((e) => e.action)).not.toContain(
-      'agent.deleted',
+      'agent.torn_down',
     );
     expect(await env.runtime.host.activeVersion(agent.id)).toBe(v1.versionRef);
 
     const again = await deleteAgent(deps, { ownerId, agentId: agent.id, actor: `user:${ownerId}` });
     expect(await env.client.workflow.getHandle(again.workflowId).result()).toEqual({ agentId: agent.id });
     expect(await env.runtime.host.activeVersion(agent.id)).toBeNull();
-    expect((await env.store.listAudit(ownerId, { limit: 5 })).items.map((e) => e.action)).toContain('agent.deleted');
+    expect((await env.store.listAudit(ownerId, { limit: 5 })).items.map((e) => e.action)).toContain('agent.torn_down');
   });
 });

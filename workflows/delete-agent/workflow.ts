@@ -31,7 +31,8 @@ const store = proxyActivities<Activities>({
  * delete-<agentId>: the api has already soft-deleted the agent (it stopped serving at once,
  * its deployments and audit history are kept); this destroys what the agent holds at every
  * runtime it used — every version, its processes, its secrets and stored state — then marks
- * its secrets' metadata deleted and audits. Every step is idempotent: a repeated delete runs
+ * its secrets' metadata deleted and audits the teardown (`agent.torn_down`; the api audited
+ * the deletion itself, `agent.deleted`, with the soft delete). Every step is idempotent: a repeated delete runs
  * it all again harmlessly.
  */
 export async function deleteAgentWorkflow(input: DeleteAgentInput): Promise<DeleteAgentResult> {
@@ -52,7 +53,7 @@ export async function deleteAgentWorkflow(input: DeleteAgentInput): Promise<Dele
   await store.appendAudit({
     ownerId: input.ownerId,
     actor: input.actor ?? 'platform',
-    action: 'agent.deleted',
+    action: 'agent.torn_down',
     targetType: 'agent',
     targetId: input.agentId,
     details: { runtimes: input.runtimes ?? [input.runtime], secretsForgotten: forgotten },

@@ -1,6 +1,6 @@
 import { api } from '../../../convex/_generated/api.js';
 import type { UserStore } from '../port/index.js';
-import { ms, type ConvexCaller } from './call.js';
+import { auditArg, ms, type ConvexCaller } from './call.js';
 
 export function convexUsers(call: ConvexCaller): UserStore {
   return {
@@ -10,6 +10,8 @@ export function convexUsers(call: ConvexCaller): UserStore {
     setUserAddOns: (input) => call.mutation(api.users.setAddOns, { ...input, now: ms(input.now) }),
     getUser: (userId) => call.query(api.users.get, { userId }),
     setUserTier: (input) => call.mutation(api.users.setTier, { ...input, now: ms(input.now) }),
+    changeUserPlan: ({ audit, ...input }) =>
+      call.mutation(api.users.changePlanOf, { ...input, now: ms(input.now), ...auditArg(audit) }),
     setUserBilling: (input) => call.mutation(api.users.setBilling, { ...input, now: ms(input.now) }),
   };
 }

@@ -30,12 +30,12 @@ export interface AgentStore {
   /** Frees the slot if this workflow holds it (also for a deleted agent); otherwise does nothing. */
   endRollback(input: RollbackSlotInput): Promise<void>;
   /** Soft delete: history stays; refused while a deployment is in flight. */
-  deleteAgent(input: AgentRef & { now: Date }): Promise<Agent>;
+  deleteAgent(input: AgentRef & Audited): Promise<Agent>;
   /**
    * Undoes `deleteAgent` (its delete could not be carried out): the agent is active again,
    * serving what it served. `conflict` if another agent took its name meanwhile.
    */
-  restoreAgent(input: AgentRef & { now: Date }): Promise<Agent>;
+  restoreAgent(input: AgentRef & Audited): Promise<Agent>;
   /** Compare-and-set of the serving pointer; true when this call made the switch. */
   switchActiveDeployment(input: SwitchActiveInput): Promise<boolean>;
   /** Hot path of the gateway: the agent and the deployment that serves it, in one read. */
@@ -47,10 +47,15 @@ export interface AgentRef {
   agentId: string;
 }
 
-export type CreateAgentInput = {
+/** A change at `now`, with the audit entry written in its transaction when there is one (and only if it happens). */
+export interface Audited {
+  now: Date;
+  audit?: AuditNote;
+}
+
+export type CreateAgentInput = Audited & {
   id: string;
   ownerId: string;
-  now: Date;
   /**
    * The most active agents the owner may have (its tier's); past it the create is refused with
    * `entitlement_required`, checked in the same transaction as the insert. Absent: no limit.
@@ -58,14 +63,12 @@ export type CreateAgentInput = {
   maxAgents?: number;
 } & CreateAgentBody;
 
-export interface RenameAgentInput extends AgentRef {
+export interface RenameAgentInput extends AgentRef, Audited {
   name: string;
-  now: Date;
 }
 
-export interface SetRuntimeInput extends AgentRef {
+export interface SetRuntimeInput extends AgentRef, Audited {
   runtime: Agent['runtime'];
-  now: Date;
 }
 
 export interface RollbackSlotInput extends AgentRef {
@@ -95,17 +98,22 @@ export const agentRules: Rules<AgentStore> = {
       runtime: Runtime,
       now: Instant,
       maxAgents: z.number().int().min(0).optional(),
+      audit: AuditNoteRule.optional(),
     }),
   ]),
   getAgent: z.tuple([Id, Id]),
   findAgent: z.tuple([Id, Id]),
-  setAgentRuntime: z.tuple([z.object({ ownerId: Id, agentId: Id, runtime: Runtime, now: Instant })]),
+  setAgentRuntime: z.tuple([
+    z.object({ ownerId: Id, agentId: Id, runtime: Runtime, now: Instant, audit: AuditNoteRule.optional() }),
+  ]),
   beginRollback: z.tuple([z.object({ ownerId: Id, agentId: Id, workflowId: Short(200), now: Instant })]),
   endRollback: z.tuple([z.object({ ownerId: Id, agentId: Id, workflowId: Short(200), now: Instant })]),
   listAgents: z.tuple([Id, PageArgs]),
-  renameAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, name: AgentName, now: Instant })]),
-  deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
-  restoreAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant })]),
+  renameAgent: z.tuple([
+    z.object({ ownerId: Id, agentId: Id, name: AgentName, now: Instant, audit: AuditNoteRule.optional() }),
+  ]),
+  deleteAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant, audit: AuditNoteRule.optional() })]),
+  restoreAgent: z.tuple([z.object({ ownerId: Id, agentId: Id, now: Instant, audit: AuditNoteRule.optional() })]),
   switchActiveDeployment: z.tuple([
     z.object({
       ownerId: Id,

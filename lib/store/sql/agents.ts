@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError, IN_FLIGHT_STATUSES, notFound, type Agent } from '../../contracts/index.js';
 import { decodeCursor, pageOfRows } from '../paging.js';
-import type { AgentStore } from '../port/index.js';
+import type { AgentStore, AuditNote } from '../port/index.js';
 import { insertAudit } from './audit.js';
 import { isUniqueViolation, type SqlClient, type SqlExecutor } from './client.js';
 import { activeAgent, notifyChange, notifyServing, SERVING_CHANNEL, toAgent } from './rows.js';
@@ -32,6 +32,7 @@ export function sqlAgents(db: SqlClient): AgentStore {
             [input.id, input.ownerId, input.name, input.runtime, input.now],
           );
           await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: input.id });
+          await auditIn(tx, input);
           return toAgent(rows[0]!);
         });
       } catch (err) {
@@ -48,14 +49,17 @@ export function sqlAgents(db: SqlClient): AgentStore {
       return toAgent(rows[0]);
     },
 
-    async setAgentRuntime(input) {
-      const { rows } = await db.query(
-        `update agents set runtime = $3, updated_at = $4 where id = $1 and owner_id = $2 and status = 'active' returning *`,
-        [input.agentId, input.ownerId, input.runtime, input.now],
-      );
-      if (!rows[0]) throw notFound('agent');
-      await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
-      return toAgent(rows[0]);
+    setAgentRuntime(input) {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `update agents set runtime = $3, updated_at = $4 where id = $1 and owner_id = $2 and status = 'active' returning *`,
+          [input.agentId, input.ownerId, input.runtime, input.now],
+        );
+        if (!rows[0]) throw notFound('agent');
+        await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+        await auditIn(tx, input);
+        return toAgent(rows[0]);
+      });
     },
 
     beginRollback(input) {
@@ -100,13 +104,16 @@ export function sqlAgents(db: SqlClient): AgentStore {
 
     async renameAgent(input) {
       try {
-        const { rows } = await db.query(
-          `update agents set name = $3, updated_at = $4 where id = $1 and owner_id = $2 and status = 'active' returning *`,
-          [input.agentId, input.ownerId, input.name, input.now],
-        );
-        if (!rows[0]) throw notFound('agent');
-        await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
-        return toAgent(rows[0]);
+        return await db.transaction(async (tx) => {
+          const { rows } = await tx.query(
+            `update agents set name = $3, updated_at = $4 where id = $1 and owner_id = $2 and status = 'active' returning *`,
+            [input.agentId, input.ownerId, input.name, input.now],
+          );
+          if (!rows[0]) throw notFound('agent');
+          await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: input.agentId });
+          await auditIn(tx, input);
+          return toAgent(rows[0]);
+        });
       } catch (err) {
         if (isUniqueViolation(err, 'agents_by_owner_name')) throw nameTaken(input.name);
         throw err;
@@ -130,22 +137,26 @@ export function sqlAgents(db: SqlClient): AgentStore {
         );
         await notifyServing(tx, agent.id);
         await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: agent.id });
+        await auditIn(tx, input);
         return toAgent(rows[0]!);
       });
     },
 
     async restoreAgent(input) {
       try {
-        const { rows } = await db.query(
-          `update agents set status = 'active', deleted_at = null, updated_at = $3
-           where id = $1 and owner_id = $2 and status = 'deleted' returning *`,
-          [input.agentId, input.ownerId, input.now],
-        );
-        if (!rows[0]) throw notFound('deleted agent');
-        const agent = toAgent(rows[0]);
-        await notifyServing(db, agent.id);
-        await notifyChange(db, { ownerId: input.ownerId, kind: 'agent', id: agent.id });
-        return agent;
+        return await db.transaction(async (tx) => {
+          const { rows } = await tx.query(
+            `update agents set status = 'active', deleted_at = null, updated_at = $3
+             where id = $1 and owner_id = $2 and status = 'deleted' returning *`,
+            [input.agentId, input.ownerId, input.now],
+          );
+          if (!rows[0]) throw notFound('deleted agent');
+          const agent = toAgent(rows[0]);
+          await notifyServing(tx, agent.id);
+          await notifyChange(tx, { ownerId: input.ownerId, kind: 'agent', id: agent.id });
+          await auditIn(tx, input);
+          return agent;
+        });
       } catch (err) {
         if (isUniqueViolation(err, 'agents_by_owner_name'))
           throw new AppError('conflict', 'another agent took this agent’s name');
@@ -200,4 +211,9 @@ export function sqlAgents(db: SqlClient): AgentStore {
       return { agent: toAgent(r), deployment };
     },
   };
+}
+
+/** The change's audit entry, in its transaction, when it carries one. */
+async function auditIn(tx: SqlExecutor, input: { ownerId: string; now: Date; audit?: AuditNote }): Promise<void> {
+  if (input.audit) await insertAudit(tx, { ...input.audit, ownerId: input.ownerId, now: input.now });
 }

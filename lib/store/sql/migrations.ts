@@ -271,4 +271,14 @@ export const migrations: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 8,
+    name: "paused agents (a downgrade pauses, never deletes); a failed payment's grace period on users",
+    sql: `
+      -- Set while the owner's tier no longer covers the agent; status stays 'active'.
+      alter table agents add column paused_at timestamptz;
+      -- When a failed payment's grace period ends, while one runs.
+      alter table users add column billing_grace_ends_at timestamptz;
+    `,
+  },
 ];

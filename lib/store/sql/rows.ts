@@ -32,6 +32,7 @@ export function toAgent(r: Row): Agent {
     status: r.status as Agent['status'],
     activeDeploymentId: (r.active_deployment_id as string | null) ?? null,
     rollbackWorkflowId: (r.rollback_workflow_id as string | null) ?? null,
+    pausedAt: isoOrNull(r.paused_at),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
