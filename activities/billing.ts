@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { LemonSqueezyError, type LemonSqueezy } from '../lib/billing/lemonsqueezy.js';
 import type { BillableOwner, Store } from '../lib/store/index.js';
-import { LEMONSQUEEZY_CALL_TIMEOUT_MS } from '../workflows/billing-close/config.js';
+import { LEMONSQUEEZY_CALL_TIMEOUT_MS, LEMONSQUEEZY_REPORTS_PER_MINUTE } from '../workflows/billing-close/config.js';
 import {
   addCloseCounts,
   MAX_REFUSALS_KEPT,
@@ -20,6 +20,8 @@ export interface BillingActivityDeps {
    * The API key lives in this client, never in workflow input or history.
    */
   lemonSqueezy?: Pick<LemonSqueezy, 'setUsage'>;
+  /** Reports sent per minute at most, by this worker; default LEMONSQUEEZY_REPORTS_PER_MINUTE, `Infinity` for a fake. */
+  lemonSqueezyReportsPerMinute?: number;
 }
 
 export interface CloseBillingPageInput {
@@ -66,6 +68,19 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
     p.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 
+/** Spaces calls evenly at `perMinute`: each waits for its slot. */
+function pacer(perMinute: number): () => Promise<void> {
+  if (!Number.isFinite(perMinute)) return async () => undefined;
+  const gapMs = 60_000 / perMinute;
+  let nextSlot = 0;
+  return async () => {
+    const now = Date.now();
+    const slot = Math.max(now, nextSlot);
+    nextSlot = slot + gapMs;
+    if (slot > now) await new Promise((r) => setTimeout(r, slot - now));
+  };
+}
+
 /**
  * Billing-period close (DESIGN.md §6). Exactly one usage report per owner and period:
  * - a period is closed once (the store freezes it from its hourly metrics the first time only);
@@ -77,6 +92,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
  *   with `action: 'set'` and the same quantity, which changes nothing billed.
  */
 export function createBillingActivities(deps: BillingActivityDeps) {
+  const nextReportSlot = pacer(deps.lemonSqueezyReportsPerMinute ?? LEMONSQUEEZY_REPORTS_PER_MINUTE);
   /** Closes one owner's period and reports it if due; says what it did. */
   async function closeOwner(
     owner: BillableOwner,
@@ -98,6 +114,7 @@ export function createBillingActivities(deps: BillingActivityDeps) {
     // nothing to set: a subscription item's period starts at 0 and only the close reports to it.
     if (quantity === 0) return { counts: { ...counts, nothingToReport: 1 } };
     let reportId: string;
+    await nextReportSlot();
     try {
       reportId = await withTimeout(
         deps.lemonSqueezy.setUsage({ subscriptionItemId, quantity }),

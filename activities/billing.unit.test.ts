@@ -54,8 +54,12 @@ function runner(heartbeatDetails?: CloseBillingPageProgress) {
   return { run: activityRunner(env), beats };
 }
 
-const activities = () =>
-  createBillingActivities({ store, lemonSqueezy: lemonSqueezyClient({ apiKey: API_KEY, storeId: '1' }) });
+const activities = (lemonSqueezyReportsPerMinute = Infinity) =>
+  createBillingActivities({
+    store,
+    lemonSqueezy: lemonSqueezyClient({ apiKey: API_KEY, storeId: '1' }),
+    lemonSqueezyReportsPerMinute,
+  });
 
 describe('closeBillingPage', () => {
   it('closes every owner of the page, reports the subscribed ones once with their requests, and a repeat reports nothing', async () => {
@@ -191,6 +195,17 @@ describe('closeBillingPage', () => {
     expect(JSON.stringify(err) + String((err as Error).message)).not.toContain('ls_wrong_key_secret');
     // put the process-wide SDK key back for the other tests
     activities();
+  });
+
+  it('paces its reports under Lemon Squeezy’s rate limit, across concurrent owners', async () => {
+    const period = freshPeriod();
+    await owners(period, 4);
+    const before = fake.usageRecords.length;
+    // 600 a minute: one every 100 ms, though 4 owners are closed at once
+    await runner().run(activities(600).closeBillingPage, input(period, { concurrency: 4 }));
+    const at = fake.usageRecords.slice(before).map((r) => Date.parse(r.createdAt));
+    expect(at).toHaveLength(4);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(80);
   });
 
   it('without Lemon Squeezy (billing off) closes every owner and reports none', async () => {

@@ -35,6 +35,13 @@ export const BILLING_CLOSE_PAGES_PER_RUN = 10;
 /** Owners one activity call closes and reports at once (Lemon Squeezy calls in flight). */
 export const BILLING_CLOSE_CONCURRENCY = 4;
 
+/**
+ * Usage reports one worker sends per minute at most: Lemon Squeezy allows 300 API calls a
+ * minute per key, and a 429 costs a retry with backoff. So 10,000 subscribed users take about
+ * 42 minutes against the real API; the bench and tests lift it for the fake.
+ */
+export const LEMONSQUEEZY_REPORTS_PER_MINUTE = 240;
+
 /** A Lemon Squeezy call that has not answered after this long is abandoned and retried. */
 export const LEMONSQUEEZY_CALL_TIMEOUT_MS = 30_000;
 
