@@ -12,6 +12,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import { usageRoutes } from './routes/usage.js';
 
 /**
@@ -63,7 +64,9 @@ export function createApiApp(deps: ApiDeps) {
  * (`POST /webhooks/<provider>`) and agent telemetry (`POST /v1/telemetry`) are mounted here.
  */
 function signedRoutes(deps: ApiDeps) {
-  return new Hono<AuthedEnv>().route('/webhooks', lemonSqueezyWebhookRoutes(deps));
+  return new Hono<AuthedEnv>()
+    .route('/webhooks', lemonSqueezyWebhookRoutes(deps))
+    .route('/v1/telemetry', telemetryRoutes(deps));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

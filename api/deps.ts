@@ -21,6 +21,11 @@ export interface ApiDeps {
   /** Opens `/admin/*` (operator commands, `npm run admin`); absent, those routes refuse every call. */
   operatorToken?: string;
   /**
+   * A deployment's telemetry key (lib/auth/platform-keys.ts `telemetryKeys`), to check the
+   * shim's signed batches (`POST /v1/telemetry`); absent, every batch is refused.
+   */
+  telemetryKey?: (deploymentId: string) => Buffer;
+  /**
    * Lemon Squeezy (DESIGN.md §2): its settings open `POST /webhooks/lemonsqueezy` (with a webhook
    * secret) and `POST /v1/billing/checkout` (with a client, which needs the API key). Absent: billing is off.
    */

@@ -12,6 +12,7 @@ import {
   toDeployment,
 } from './model.js';
 import {
+  runtime as runtimeValidator,
   deploymentStatus,
   framework,
   gitSourceFields,
@@ -138,6 +139,24 @@ export const get = serviceQuery({
   args: { ownerId: v.string(), deploymentId: v.string() },
   returns: deploymentOut,
   handler: async (ctx, { ownerId, deploymentId }) => toDeployment(await ownedDeployment(ctx.db, ownerId, deploymentId)),
+});
+
+/**
+ * Whose a deployment is, by its id alone, or null: for a caller that proves itself with the
+ * deployment's own key (the shim's signed telemetry), never for a user's request.
+ */
+export const ownerOf = serviceQuery({
+  args: { deploymentId: v.string() },
+  returns: v.nullable(
+    v.object({ deploymentId: v.string(), ownerId: v.string(), agentId: v.string(), runtime: runtimeValidator }),
+  ),
+  handler: async (ctx, { deploymentId }) => {
+    const d = await ctx.db
+      .query('deployments')
+      .withIndex('by_deploymentId', (q) => q.eq('deploymentId', deploymentId))
+      .unique();
+    return d === null ? null : { deploymentId, ownerId: d.ownerId, agentId: d.agentId, runtime: d.runtime };
+  },
 });
 
 export const source = serviceQuery({

@@ -37,6 +37,20 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
   };
 }
 
+/**
+ * `WEBHOST_PUBLIC_API_URL`: where the api answers from the internet (`https://api.example.com`).
+ * Agents on the cloud runtimes (Cloudflare, AgentCore) post their telemetry to its
+ * `/v1/telemetry`; unset, those runtimes record none (the local runtime needs it not: its
+ * agents reach the api through a service binding).
+ */
+export function publicApiUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const raw = env.WEBHOST_PUBLIC_API_URL?.trim();
+  if (!raw) return null;
+  if (!/^https?:\/\/[^/@\s]+(\/\S*)?$/.test(raw))
+    throw new Error(`WEBHOST_PUBLIC_API_URL must be an http(s) URL without credentials, not "${raw}"`);
+  return raw;
+}
+
 /** What workerd's network allow list accepts: its named ranges, or an address range in CIDR form. */
 const EGRESS_ENTRY = /^(public|private|local|network|unix|unix-abstract|[0-9a-fA-F.:]+\/\d{1,3})$/;
 

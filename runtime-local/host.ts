@@ -5,13 +5,32 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Log, LogLevel, Miniflare, type MiniflareOptions } from 'miniflare';
+import {
+  Log,
+  LogLevel,
+  Miniflare,
+  Response as MfResponse,
+  type MiniflareOptions,
+  type Request as MfRequest,
+} from 'miniflare';
+import {
+  TELEMETRY_DEPLOYMENT_HEADER,
+  TELEMETRY_MAX_BODY_BYTES,
+  TELEMETRY_SIGNATURE_HEADER,
+  TELEMETRY_TIMESTAMP_HEADER,
+} from '../lib/contracts/index.js';
 import type { AgentLimits } from '../lib/limits.js';
 import { childWithEnv, rssBytes } from '../lib/process/proc.js';
 import { ProviderError, type WorkerBundle } from '../lib/runtime/provider.js';
 import { SealedValues } from './sealed.js';
 import { PermanentFailure } from '../workflows/failures.js';
-import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../lib/runtime/shim/index.js';
+import {
+  INVOKE_TOKEN_BINDING,
+  INVOKE_TOKEN_HEADER,
+  PLATFORM_BINDINGS,
+  TELEMETRY_KEY_BINDING,
+  TELEMETRY_SERVICE_BINDING,
+} from '../lib/runtime/shim/index.js';
 import { AGENT_NICENESS, VersionWatchdog } from './watchdog.js';
 
 /** Workers compatibility date every local version runs with. */
@@ -25,6 +44,8 @@ const LOG_WINDOW_MS = 10_000;
 const STOP_REASON_TTL_MS = 10 * 60_000;
 /** Health checks give a version this long to answer `GET /ping`. */
 const PING_TIMEOUT_MS = 5_000;
+/** How long the api gets to take a telemetry batch a shim posts through its service binding. */
+const TELEMETRY_FORWARD_TIMEOUT_MS = 10_000;
 /** What an idle workerd holds when it cannot be measured here. */
 const FALLBACK_IDLE_RSS = 64 * 1024 * 1024;
 
@@ -35,7 +56,7 @@ interface VersionMeta {
   moduleNames: string[];
   durableObjectClasses: string[];
   vars: Record<string, string>;
-  /** Secret bindings the platform sets (the invoke token); kept with the version, readable by this process only. */
+  /** Bindings the platform sets (invoke token, telemetry key and target); kept with the version, readable by this process only. */
   platformBindings?: Record<string, string>;
   createdAt: string;
 }
@@ -71,6 +92,12 @@ export interface HostOptions {
   limits: AgentLimits;
   /** workerd's network allow list for what agents may connect to (`public` unless widened). */
   egress: string[];
+  /**
+   * The api's `POST /v1/telemetry` URL. Versions deployed with a telemetry key get a service
+   * binding to it (agents' network cannot reach loopback; the binding is how the shim reaches
+   * the api). Absent, shims have no way to post and record nothing.
+   */
+  telemetryUrl?: string;
   log?: (msg: string) => void;
 }
 
@@ -360,8 +387,11 @@ export class LocalRuntimeHost {
       modulesRoot: dir,
       compatibilityDate: COMPATIBILITY_DATE,
       compatibilityFlags: ['nodejs_compat'],
-      // The platform's bindings last: an agent's own secret cannot shadow them.
-      bindings: { ...meta.vars, ...state.secrets, ...meta.platformBindings },
+      // The platform's bindings last, and none of their names from the agent: its own cannot shadow them.
+      bindings: { ...withoutPlatformNames({ ...meta.vars, ...state.secrets }), ...meta.platformBindings },
+      ...(this.opts.telemetryUrl && meta.platformBindings?.[TELEMETRY_KEY_BINDING]
+        ? { serviceBindings: { [TELEMETRY_SERVICE_BINDING]: (req: MfRequest) => this.forwardTelemetry(meta, req) } }
+        : {}),
       durableObjects: Object.fromEntries(meta.durableObjectClasses.map((c) => [c, c])),
       durableObjectsPersist: join(this.opts.dataDir, 'state', meta.agentId, 'do'),
       // fetch() and connect() reach only what the allow list names: public addresses, not
@@ -384,6 +414,39 @@ export class LocalRuntimeHost {
         if (restarted !== null) this.lowerPriority(restarted);
       },
     };
+  }
+
+  /**
+   * The shim's telemetry service binding: a signed batch goes to the api's `/v1/telemetry` as
+   * it is, under the deployment this version belongs to (whatever the shim says), bounded in
+   * size and time. Only that one route is reachable through it; the api checks the signature.
+   */
+  private async forwardTelemetry(meta: VersionMeta, req: MfRequest): Promise<MfResponse> {
+    const answer = (status: number, message: string) =>
+      new MfResponse(JSON.stringify({ error: { code: 'telemetry_not_forwarded', message } }), {
+        status,
+        headers: { 'content-type': 'application/json' },
+      });
+    if (req.method !== 'POST') return answer(405, 'POST a signed batch');
+    const body = await readAtMost(req.body, TELEMETRY_MAX_BODY_BYTES);
+    if (body === null) return answer(413, `telemetry batches are limited to ${TELEMETRY_MAX_BODY_BYTES} bytes`);
+    try {
+      const res = await fetch(this.opts.telemetryUrl!, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [TELEMETRY_DEPLOYMENT_HEADER]: meta.deploymentId,
+          [TELEMETRY_TIMESTAMP_HEADER]: req.headers.get(TELEMETRY_TIMESTAMP_HEADER) ?? '',
+          [TELEMETRY_SIGNATURE_HEADER]: req.headers.get(TELEMETRY_SIGNATURE_HEADER) ?? '',
+        },
+        body,
+        signal: AbortSignal.timeout(TELEMETRY_FORWARD_TIMEOUT_MS),
+      });
+      const text = (await res.text()).slice(0, 4096);
+      return new MfResponse(text, { status: res.status, headers: { 'content-type': 'application/json' } });
+    } catch (err) {
+      return answer(502, `the api did not take the batch: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private async stop(ref: string): Promise<void> {
@@ -535,6 +598,31 @@ export class LocalRuntimeHost {
   private log(msg: string): void {
     this.opts.log?.(msg);
   }
+}
+
+/** Bindings named like the platform's are the platform's alone. */
+function withoutPlatformNames(bindings: Record<string, string>): Record<string, string> {
+  const names = new Set<string>(PLATFORM_BINDINGS);
+  return Object.fromEntries(Object.entries(bindings).filter(([name]) => !names.has(name)));
+}
+
+/** A body of at most `max` bytes, or null when it is longer (the rest is not read). */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }
 
 function relayLines(stream: Readable, onLine: (line: string) => void): void {

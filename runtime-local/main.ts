@@ -10,6 +10,9 @@ const runtime = await startLocalRuntime({
   drainMs: Number(process.env.LOCAL_RUNTIME_DRAIN_MS ?? 30_000),
   limits: limitsFromEnv().agent,
   egress: agentEgressFromEnv(process.env),
+  // shims post telemetry through a service binding to the api (WEBHOST_INTERNAL_API_URL when
+  // the api is elsewhere, else the api on this machine)
+  telemetryUrl: `${(process.env.WEBHOST_INTERNAL_API_URL || `http://127.0.0.1:${config.apiPort}`).replace(/\/+$/, '')}/v1/telemetry`,
   log: (msg) => console.log(`[local-runtime] ${msg}`),
 });
 console.log(`[local-runtime] control API on ${runtime.url}`);

@@ -3,11 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleFiles } from '../lib/build/bundle.js';
+import { periodOf, type StoredUsageEvent } from '../lib/contracts/index.js';
+import { listen } from '../lib/http/serve.js';
 import { newId } from '../lib/ids.js';
-import { exampleSource } from '../test/helpers/fixtures.js';
+import { openStore, type Store } from '../lib/store/index.js';
+import { apiUnderTest } from '../test/helpers/api.js';
+import { agentSource, exampleSource } from '../test/helpers/fixtures.js';
+import { telemetryOwner } from '../test/helpers/telemetry.js';
+import { fakeWorkflows } from '../test/helpers/workflows.js';
 import { describeRuntimeConformance } from '../test/suites/runtime-conformance.js';
 import type { LocalProvider } from '../lib/runtime/providers/local.js';
-import { localProvider } from '../test/helpers/runtime.js';
+import { localProvider, testTelemetryKey } from '../test/helpers/runtime.js';
 import { startLocalRuntime } from './server.js';
 
 describeRuntimeConformance('local (workerd via Miniflare)', async () => {
@@ -65,6 +71,163 @@ describe('local runtime', () => {
       expect(await call(p2, versionRef)).toBe(3);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('telemetry from the shim, through the local runtime to the api', () => {
+  /** The owner's events once at least `count` arrived (the shim posts after answering). */
+  async function eventsOf(store: Store, o: { ownerId: string; agentId: string }, count: number) {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { items } = await store.listUsageEvents({ ownerId: o.ownerId, agentId: o.agentId, limit: 100 });
+      if (items.length >= count || Date.now() > deadline) return items;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('never delays the answer or fails the agent when the api cannot be reached', async () => {
+    // a port nothing listens on: every post fails at once and is tried again after a pause
+    const closed = await listen(() => new Response(null), 0);
+    await closed.close();
+    const runtime = await startLocalRuntime({
+      dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')),
+      port: 0,
+      telemetryUrl: `${closed.url}/v1/telemetry`,
+    });
+    try {
+      const provider = localProvider(runtime);
+      const deploymentId = newId('dep');
+      const { versionRef } = await provider.deployVersion({
+        agentId: newId('agt'),
+        deploymentId,
+        bundle: await bundleFiles(
+          agentSource(`export default { async fetch(req, env, ctx) {
+            ctx.waitUntil(Promise.resolve('done'));
+            return Response.json({ output: 'answered' });
+          } }`),
+        ),
+      });
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const res = await provider.invoke({
+          versionRef,
+          deploymentId,
+          body: '{"input":null}',
+          sessionId: 'ses_t',
+          accept: 'application/json',
+          requestId: `req_unreachable${i}`,
+        });
+        expect(JSON.parse(await res.text())).toEqual({ output: 'answered' });
+        // the shim's tries take 1.5 s of pauses; the answer does not wait for them
+        expect(Date.now() - started).toBeLessThan(1_000);
+      }
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('counts a real agent’s compute, background work, its tokens and failures, signed by the shim', async () => {
+    const store = await openStore({ kind: 'pglite', dataDir: undefined });
+    const api = await apiUnderTest(store, fakeWorkflows(), { telemetryKey: testTelemetryKey });
+    const server = await listen(api.app.fetch, 0);
+    const runtime = await startLocalRuntime({
+      dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')),
+      port: 0,
+      telemetryUrl: `${server.url}/v1/telemetry`,
+    });
+    try {
+      const provider = localProvider(runtime);
+      const deploy = async (o: { agentId: string; deploymentId: string }, code: string) =>
+        (
+          await provider.deployVersion({
+            agentId: o.agentId,
+            deploymentId: o.deploymentId,
+            bundle: await bundleFiles(agentSource(code)),
+          })
+        ).versionRef;
+      const invoke = (
+        o: { deploymentId: string },
+        versionRef: string,
+        requestId: string,
+        accept = 'application/json',
+      ) =>
+        provider.invoke({
+          versionRef,
+          deploymentId: o.deploymentId,
+          body: JSON.stringify({ input: 'hi' }),
+          sessionId: 'ses_t',
+          accept,
+          requestId,
+        });
+
+      // JSON: 30 ms of work (behind a timer, the I/O that moves workerd's clock), background
+      // work that reports tokens, and background work that fails
+      const json = await telemetryOwner(store, 'pro');
+      const jsonRef = await deploy(
+        json,
+        `const sleep = (ms, v) => new Promise((r) => setTimeout(() => r(v), ms));
+        export default { async fetch(req, env, ctx) {
+          const { input } = await req.json();
+          await sleep(30);
+          ctx.waitUntil(sleep(20, { usage: { promptTokens: 5, completionTokens: 2 } }));
+          ctx.waitUntil(sleep(10).then(() => { throw new Error('late failure'); }));
+          return Response.json({ output: input, env: Object.keys(env) });
+        } }`,
+      );
+      const res = await invoke(json, jsonRef, 'req_telemetry1');
+      expect(res.status).toBe(200);
+      expect(JSON.parse(await res.text())).toEqual({ output: 'hi', env: [] });
+      const events = await eventsOf(store, json, 3);
+      const byKind = (kind: StoredUsageEvent['kind']) => events.filter((e) => e.kind === kind);
+      expect(byKind('invocation')).toHaveLength(1);
+      const [call] = byKind('invocation');
+      expect(call!.id).toMatch(/^inv:[0-9a-f]{32}:req_telemetry1$/);
+      expect(call!.computeMs).toBeGreaterThanOrEqual(25);
+      expect(call!.ok).toBe(true);
+      expect(
+        byKind('background')
+          .map((e) => [e.ok, e.inputTokens, e.outputTokens])
+          .sort(),
+      ).toEqual([
+        [false, 0, 0],
+        [true, 5, 2],
+      ]);
+      const [usage] = await store.getUsage({ ownerId: json.ownerId, period: periodOf(new Date()) });
+      expect(usage).toMatchObject({ runtime: 'local', requests: 0, errors: 1, inputTokens: 5, outputTokens: 2 });
+      expect(usage!.computeMs).toBeGreaterThanOrEqual(call!.computeMs + 10);
+
+      // SSE: the call is timed to the end of its stream, not to its first byte
+      const sse = await telemetryOwner(store, 'pro');
+      const sseRef = await deploy(
+        sse,
+        `export default { async fetch() {
+          const encoder = new TextEncoder();
+          const body = new ReadableStream({ async start(c) {
+            for (let i = 0; i < 3; i++) { c.enqueue(encoder.encode('data: ' + i + '\\n\\n')); await new Promise((r) => setTimeout(r, 100)); }
+            c.close();
+          } });
+          return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+        } }`,
+      );
+      const stream = await invoke(sse, sseRef, 'req_telemetry2', 'text/event-stream');
+      // the measured stream still streams: its events arrive as written, not at the end
+      const arrivals: number[] = [];
+      let text = '';
+      for await (const chunk of stream.body) {
+        arrivals.push(Date.now());
+        text += Buffer.from(chunk).toString();
+      }
+      expect(text.match(/^data: /gm)).toHaveLength(3);
+      expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(150);
+      const [streamed] = await eventsOf(store, sse, 1);
+      expect(streamed).toMatchObject({ kind: 'invocation', ok: true });
+      expect(streamed!.computeMs).toBeGreaterThanOrEqual(250);
+    } finally {
+      await runtime.close();
+      await server.close();
+      await api.close();
+      await store.close();
     }
   });
 });

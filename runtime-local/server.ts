@@ -34,6 +34,8 @@ export async function startLocalRuntime(opts: {
   limits?: AgentLimits;
   /** What agents may connect to (workerd's network allow list); public addresses only by default. */
   egress?: string[];
+  /** The api's `POST /v1/telemetry` URL, reached by shims through a service binding (host.ts). */
+  telemetryUrl?: string;
   log?: (msg: string) => void;
 }): Promise<LocalRuntime> {
   const token = ensureControlToken(opts.dataDir);
@@ -42,6 +44,7 @@ export async function startLocalRuntime(opts: {
     drainMs: opts.drainMs ?? 30_000,
     limits: opts.limits ?? DEFAULT_LIMITS.agent,
     egress: opts.egress ?? ['public'],
+    ...(opts.telemetryUrl ? { telemetryUrl: opts.telemetryUrl } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   await host.boot();

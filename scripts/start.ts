@@ -16,10 +16,16 @@ import { temporalWorkflows } from '../api/temporal.js';
 import { startGateway } from '../gateway/main.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
-import { buildConfigFromEnv, configFromEnv } from '../lib/config.js';
+import { buildConfigFromEnv, configFromEnv, publicApiUrlFromEnv } from '../lib/config.js';
 import { listen } from '../lib/http/serve.js';
 import { createLogger } from '../lib/log.js';
-import { invokeTokens, loadMasterKey, operatorToken, payloadCodecKey } from '../lib/auth/platform-keys.js';
+import {
+  invokeTokens,
+  loadMasterKey,
+  operatorToken,
+  payloadCodecKey,
+  telemetryKeys,
+} from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
@@ -74,15 +80,20 @@ try {
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
   const masterKey = loadMasterKey(process.env, config.dataDir);
   const invokeToken = invokeTokens(masterKey);
+  const telemetryKey = telemetryKeys(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
   const { providers, close: closeProviders } = providersFromEnv({
     env: process.env,
     runtimeUrl,
     runtimeToken,
     invokeToken,
+    telemetryKey,
     limits: limits.agent,
   });
   cleanups.push(closeProviders);
+  if ((providers.cloudflare || providers.agentcore) && !publicApiUrlFromEnv(process.env)) {
+    log.warn('WEBHOST_PUBLIC_API_URL is not set: agents on cloud runtimes report no compute or background telemetry');
+  }
   const runtimes = Object.keys(providers) as Runtime[];
 
   // 3. Store, auth.
@@ -141,6 +152,7 @@ try {
       log: createLogger('api'),
       changes,
       operatorToken: operatorToken(masterKey),
+      telemetryKey,
       billing,
     }).fetch,
     config.apiPort,

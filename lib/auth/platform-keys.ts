@@ -50,6 +50,26 @@ export function invokeTokens(master: Buffer): (deploymentId: string) => string {
   };
 }
 
+/**
+ * The per-deployment telemetry key: HMAC-SHA256 of the deployment id under a key derived from
+ * the master key for this one purpose (DESIGN.md §5). The runtime gives it to the shim as a
+ * secret binding (hex); the shim signs its telemetry with it and the api checks the signature
+ * by deriving it again, so no key is ever stored. A key signs for its own deployment only.
+ */
+export function telemetryKeys(master: Buffer): (deploymentId: string) => Buffer {
+  const key = derive(master, 'telemetry-key/v1');
+  const cache = new Map<string, Buffer>();
+  return (deploymentId) => {
+    let derived = cache.get(deploymentId);
+    if (derived === undefined) {
+      derived = createHmac('sha256', key).update(deploymentId).digest();
+      if (cache.size >= TOKEN_CACHE) cache.delete(cache.keys().next().value!);
+      cache.set(deploymentId, derived);
+    }
+    return derived;
+  };
+}
+
 /** The key of the Temporal payload codec (lib/temporal/codec.ts): workflow histories hold only ciphertext. */
 export function payloadCodecKey(master: Buffer): Buffer {
   return derive(master, 'temporal-payload-codec/v1');

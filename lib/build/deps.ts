@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -17,6 +16,7 @@ import {
 import { delimiter, join } from 'node:path';
 import type { PackageJson } from '../contracts/index.js';
 import { BuildError } from './errors.js';
+import { runBounded } from './run.js';
 
 /** How much of npm's output an install error quotes. */
 const OUTPUT_KEEP = 8_000;
@@ -223,9 +223,8 @@ async function runNpm(opts: InstallOptions, hasLockfile: boolean): Promise<void>
     `--userconfig=${emptyRc}`,
   ];
   const [cmd, ...pre] = opts.npm;
-  const child = spawn(cmd!, [...pre, ...args], {
+  const { code, output, timedOut } = await runBounded(cmd!, [...pre, ...args], {
     cwd: opts.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...networkEnv(),
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -233,29 +232,9 @@ async function runNpm(opts: InstallOptions, hasLockfile: boolean): Promise<void>
       NODE_ENV: 'production',
       npm_config_cache: opts.npmCacheDir,
     },
-  });
-  let output = '';
-  const take = (d: Buffer) => {
-    output = (output + d.toString()).slice(-OUTPUT_KEEP);
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  let timedOut = false;
-  const kill = () => child.kill('SIGKILL');
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, opts.timeoutMs);
-  opts.signal?.addEventListener('abort', kill, { once: true });
-  const code = await new Promise<number | null>((resolve) => {
-    child.once('error', (err) => {
-      output += `\ncould not run npm: ${err.message}`;
-      resolve(-1);
-    });
-    child.once('close', resolve);
-  }).finally(() => {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', kill);
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+    keepBytes: OUTPUT_KEEP,
   });
   if (timedOut)
     throw new BuildError(`install took longer than ${Math.round(opts.timeoutMs / 1000)} s (build time limit)`);

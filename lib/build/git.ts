@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { networkEnv } from './deps.js';
 import { BuildError } from './errors.js';
+import { runBounded, type BoundedRun } from './run.js';
 
 /** How much of git's output an error quotes. */
 const OUTPUT_EXCERPT = 2_000;
@@ -78,7 +78,7 @@ export async function cloneGit(input: CloneInput): Promise<{ commitSha: string }
     runGit(args, { cwd, protocol, timeoutMs: Math.max(1, deadline - Date.now()), signal: input.signal });
 
   mkdirSync(input.into, { recursive: true });
-  let result: GitRun;
+  let result: BoundedRun;
   if (FULL_SHA.test(input.ref)) {
     await git(['init', '-q', input.into]);
     result = await git(['fetch', '-q', '--depth', '1', '--no-tags', '--', input.url, input.ref], input.into);
@@ -122,18 +122,12 @@ export async function cloneGit(input: CloneInput): Promise<{ commitSha: string }
   return { commitSha };
 }
 
-interface GitRun {
-  code: number | null;
-  output: string;
-  timedOut: boolean;
-}
-
 function runGit(
   args: string[],
   opts: { cwd?: string | undefined; protocol: string; timeoutMs: number; signal?: AbortSignal | undefined },
-): Promise<GitRun> {
+): Promise<BoundedRun> {
   const home = opts.cwd ?? '/nonexistent';
-  const child = spawn(
+  return runBounded(
     'git',
     [
       '-c',
@@ -154,7 +148,6 @@ function runGit(
     ],
     {
       cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...networkEnv(),
         PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -168,32 +161,11 @@ function runGit(
         GIT_LFS_SKIP_SMUDGE: '1',
         LC_ALL: 'C',
       },
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      keepBytes: OUTPUT_EXCERPT * 2,
     },
   );
-  let output = '';
-  const take = (d: Buffer) => {
-    output = (output + d.toString()).slice(-OUTPUT_EXCERPT * 2);
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  let timedOut = false;
-  const kill = () => child.kill('SIGKILL');
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, opts.timeoutMs);
-  opts.signal?.addEventListener('abort', kill, { once: true });
-  return new Promise((resolvePromise) => {
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolvePromise({ code: -1, output: `could not run git: ${err.message}`, timedOut });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', kill);
-      resolvePromise({ code, output, timedOut });
-    });
-  });
 }
 
 function lastLines(out: string): string {

@@ -7,4 +7,5 @@ export * from './invoke.js';
 export * from './tiers.js';
 export * from './accounts.js';
 export * from './usage.js';
+export * from './telemetry.js';
 export * from './billing.js';

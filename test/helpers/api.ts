@@ -14,7 +14,7 @@ import { client } from './http.js';
 export async function apiUnderTest(
   store: Store,
   workflows: Workflows,
-  opts: { runtimes?: Runtime[]; defaultTier?: Tier } = {},
+  opts: { runtimes?: Runtime[]; defaultTier?: Tier; telemetryKey?: (deploymentId: string) => Buffer } = {},
 ) {
   const auth = localAuth();
   const changes = new ChangeFeed(store);
@@ -28,6 +28,7 @@ export async function apiUnderTest(
     defaultTier: opts.defaultTier ?? 'pro',
     log,
     changes,
+    ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
   });
   return {
     app,

@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { invokeTokens } from '../../lib/auth/platform-keys.js';
+import { invokeTokens, telemetryKeys } from '../../lib/auth/platform-keys.js';
 import { LocalProvider } from '../../lib/runtime/providers/local.js';
 import type { LocalRuntime } from '../../runtime-local/server.js';
 
 /** One master key per test process: every provider made here agrees on invoke tokens. */
 const testMasterKey = randomBytes(32);
 export const testInvokeToken = invokeTokens(testMasterKey);
+/** The telemetry keys of the same master key: an api made with them takes these providers' shims' batches. */
+export const testTelemetryKey = telemetryKeys(testMasterKey);
 
 /** The `local` provider for a runtime started in a test. */
 export function localProvider(runtime: Pick<LocalRuntime, 'url' | 'token'>, token = runtime.token): LocalProvider {
-  return new LocalProvider({ controlUrl: runtime.url, token, invokeToken: testInvokeToken });
+  return new LocalProvider({
+    controlUrl: runtime.url,
+    token,
+    invokeToken: testInvokeToken,
+    telemetryKey: testTelemetryKey,
+  });
 }

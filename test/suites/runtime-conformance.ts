@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles } from '../../lib/build/bundle.js';
 import { SESSION_HEADER, type FilesSource } from '../../lib/contracts/index.js';
-import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../../lib/runtime/shim/index.js';
+import { INVOKE_TOKEN_HEADER, PLATFORM_BINDINGS } from '../../lib/runtime/shim/index.js';
 import { newId } from '../../lib/ids.js';
 import {
   agentSource,
@@ -152,7 +152,7 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
       expect(await res.text()).toBe(JSON.stringify({ output: 'opaque/ses=1' }));
     });
 
-    it('never shows the agent the invoke token, in its request or its env', async () => {
+    it('never shows the agent the invoke token, in its request, or the platform’s bindings in its env', async () => {
       const v = await deploy(
         newId('agt'),
         agentSource(`export default { fetch(req, env) {
@@ -163,7 +163,7 @@ export function describeRuntimeConformance(name: string, setup: () => Promise<Co
         output: { headers: string[]; env: string[] };
       };
       expect(output.headers).not.toContain(INVOKE_TOKEN_HEADER);
-      expect(output.env).not.toContain(INVOKE_TOKEN_BINDING);
+      for (const name of PLATFORM_BINDINGS) expect(output.env).not.toContain(name);
     });
 
     it('answers an exception the agent throws with its message, never a stack or a path of the host', async () => {

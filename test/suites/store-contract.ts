@@ -258,6 +258,19 @@ export function describeStoreContract(factory: StoreUnderTest) {
       );
     });
 
+    it('finds whose a deployment is by its id alone, for callers holding the deployment’s key', async () => {
+      const agent = await agentOf(alice);
+      const dep = await deploymentOf(alice, agent.id);
+      expect(await store.findDeploymentOwner(dep.id)).toEqual({
+        deploymentId: dep.id,
+        ownerId: alice,
+        agentId: agent.id,
+        runtime: 'local',
+      });
+      expect(await store.findDeploymentOwner(newId('dep'))).toBeNull();
+      await expectAppError(store.findDeploymentOwner('not an id'), 'validation_failed');
+    });
+
     it('pages agents newest first, stable while new agents are inserted', async () => {
       for (let i = 0; i < 5; i++) await agentOf(alice, `agent-${i}`);
       const first = await store.listAgents(alice, { limit: 2 });

@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -13,6 +12,7 @@ import {
 import type { Activities } from '../../activities/index.js';
 import type { DeploymentStatus, DeployStep } from '../../lib/contracts/index.js';
 import { DeploymentErrorCode, PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
+import { rootCause } from '../causes.js';
 import { BUILD_QUEUE_PATCH, buildTaskQueueFor, DEFAULT_HEALTH_CHECK, LOCAL_STORE_PATCH } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
 
@@ -208,12 +208,6 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     });
     throw err;
   }
-}
-
-function rootCause(err: unknown): unknown {
-  let e = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e;
 }
 
 function failureCode(err: unknown): string {

@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   log,
@@ -10,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
+import { rootCauseFailure } from '../causes.js';
 import { rollbackProgressQuery, type RollbackInput, type RollbackResult, type RollbackStep } from './messages.js';
 
 // Store calls: small, run as local activities (in the workflow's own task, no round trip
@@ -114,8 +114,3 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
 const ref0 = (input: RollbackInput) => ({ agentId: input.agentId, deploymentId: input.deploymentId });
 
 /** The activity's own failure, so the workflow's failure message says what went wrong, not "activity failed". */
-function rootCauseFailure(err: unknown): unknown {
-  let e = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure ? ApplicationFailure.nonRetryable(e.message, e.type) : err;
-}

@@ -1,14 +1,7 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  log,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-} from '@temporalio/workflow';
+import { CancellationScope, log, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { PERMANENT_FAILURES as PERMANENT } from '../failures.js';
+import { rootCauseFailure } from '../causes.js';
 import {
   secretProgressQuery,
   type SecretChangeInput,
@@ -96,8 +89,3 @@ export async function secretWorkflow(input: SecretChangeInput): Promise<SecretCh
 }
 
 /** The activity's own failure, so the workflow's failure says what went wrong, not "activity failed". */
-function rootCauseFailure(err: unknown): unknown {
-  let e = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure ? ApplicationFailure.nonRetryable(e.message, e.type) : err;
-}

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFiles } from '../../build/bundle.js';
 import { newId } from '../../ids.js';
 import { echoVersion, exampleSource } from '../../../test/helpers/fixtures.js';
-import { testInvokeToken } from '../../../test/helpers/runtime.js';
+import { testInvokeToken, testTelemetryKey } from '../../../test/helpers/runtime.js';
+import { apiUnderTest } from '../../../test/helpers/api.js';
+import { telemetryOwner } from '../../../test/helpers/telemetry.js';
+import { fakeWorkflows } from '../../../test/helpers/workflows.js';
+import { listen } from '../../http/serve.js';
+import { openStore } from '../../store/index.js';
+import type { TelemetryConfig } from './cloudflare.js';
 import { describeRuntimeConformance } from '../../../test/suites/runtime-conformance.js';
 import { startFakeAgentCore, type FakeAgentCore } from '../../../test/fakes/agentcore/server.js';
 import { ProviderError } from '../provider.js';
@@ -21,7 +27,7 @@ const BUCKET = 'webhost-code-test';
 const ROLE = 'arn:aws:iam::123456789012:role/webhost-agentcore';
 
 /** The provider as the platform would make it: configuration from the environment only. */
-function providerFor(fake: FakeAgentCore): AgentCoreProvider {
+function providerFor(fake: FakeAgentCore, telemetry?: TelemetryConfig): AgentCoreProvider {
   const config = agentCoreConfigFromEnv({
     ...fake.env(),
     WEBHOST_AGENTCORE_ROLE_ARN: ROLE,
@@ -33,6 +39,7 @@ function providerFor(fake: FakeAgentCore): AgentCoreProvider {
   return new AgentCoreProvider({
     ...config,
     invokeToken: testInvokeToken,
+    ...(telemetry ? { telemetry } : {}),
     pollIntervalMs: 50,
     readyTimeoutMs: 20_000,
     callTimeoutMs: 10_000,
@@ -287,5 +294,48 @@ describe('agentcore provider', () => {
     for (const [i, v] of versions.entries()) expect(await call(v)).toMatchObject({ version: `b${i}` });
     expect(fake.runningCount()).toBeLessThanOrEqual(4);
     expect(await call(versions[0]!)).toMatchObject({ version: 'b0' });
+  });
+});
+
+describe('agentcore provider: telemetry', () => {
+  it('sets the telemetry key and target in the version’s environment, kept when a secret makes a new version; the shim posts to the api', async () => {
+    const store = await openStore({ kind: 'pglite', dataDir: undefined });
+    const api = await apiUnderTest(store, fakeWorkflows(), { telemetryKey: testTelemetryKey });
+    const server = await listen(api.app.fetch, 0);
+    const fake = await startFakeAgentCore({ buckets: [BUCKET], maxRunning: 2 });
+    try {
+      const provider = providerFor(fake, { key: testTelemetryKey, url: `${server.url}/v1/telemetry` });
+      const o = await telemetryOwner(store, 'pro');
+      const { versionRef } = await provider.deployVersion({
+        agentId: o.agentId,
+        deploymentId: o.deploymentId,
+        bundle: await bundleFiles(echoVersion('v1')),
+      });
+      await provider.activateVersion({ agentId: o.agentId, versionRef });
+      await provider.setSecret({ agentId: o.agentId, name: 'GREETING', value: 'hola' });
+      const res = await provider.invoke({
+        versionRef,
+        deploymentId: o.deploymentId,
+        body: JSON.stringify({ input: 1 }),
+        sessionId: 'ses_telemetry_agentcore',
+        accept: 'application/json',
+        requestId: 'req_ac1',
+      });
+      expect(res.status).toBe(200);
+      // the version that answers is the one the secret made
+      expect(JSON.parse(await res.text())).toMatchObject({ output: { greeting: 'hola' } });
+      const deadline = Date.now() + 15_000;
+      let ids: string[] = [];
+      while (ids.length === 0 && Date.now() < deadline) {
+        ids = await o.eventIds();
+        if (ids.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ids).toEqual([expect.stringMatching(/^inv:[0-9a-f]{32}:req_ac1$/)]);
+    } finally {
+      await fake.close();
+      await server.close();
+      await api.close();
+      await store.close();
+    }
   });
 });

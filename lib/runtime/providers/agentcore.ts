@@ -30,7 +30,8 @@ import {
   type RuntimeProvider,
   type WorkerBundle,
 } from '../provider.js';
-import { INVOKE_TOKEN_BINDING } from '../shim/index.js';
+import { INVOKE_TOKEN_BINDING, telemetryBindings } from '../shim/index.js';
+import type { TelemetryConfig } from './cloudflare.js';
 import {
   DEPLOYMENT_ENV,
   ENVELOPE_CONTENT_TYPE,
@@ -78,6 +79,11 @@ export interface AgentCoreProviderOptions {
   codeBucket: string;
   /** The invoke token of a deployment (lib/auth/platform-keys.ts), as the local provider takes it. */
   invokeToken: (deploymentId: string) => string;
+  /**
+   * The shim's telemetry: each deployment's key and the api's public `POST /v1/telemetry`
+   * URL, set in the version's environment beside the invoke token. Absent, no telemetry.
+   */
+  telemetry?: TelemetryConfig;
   endpoints?: AgentCoreConfig['endpoints'];
   /** Clients made elsewhere (tests); otherwise made here from region and endpoints. */
   clients?: { control?: BedrockAgentCoreControlClient; data?: BedrockAgentCoreClient; s3?: S3Client };
@@ -197,6 +203,14 @@ export class AgentCoreProvider implements RuntimeProvider {
     const platform = {
       [INVOKE_TOKEN_BINDING]: this.opts.invokeToken(input.deploymentId),
       [DEPLOYMENT_ENV]: input.deploymentId,
+      ...(this.opts.telemetry
+        ? telemetryBindings({
+            deploymentId: input.deploymentId,
+            agentId: input.agentId,
+            key: this.opts.telemetry.key(input.deploymentId),
+            url: this.opts.telemetry.url,
+          })
+        : {}),
     };
     let version: string | undefined;
     if (!found) {

@@ -3,11 +3,16 @@ import Cloudflare from 'cloudflare';
 import { bundleFiles } from '../../build/bundle.js';
 import { newId } from '../../ids.js';
 import { echoVersion, exampleSource } from '../../../test/helpers/fixtures.js';
-import { testInvokeToken } from '../../../test/helpers/runtime.js';
+import { testInvokeToken, testTelemetryKey } from '../../../test/helpers/runtime.js';
+import { apiUnderTest } from '../../../test/helpers/api.js';
+import { telemetryOwner } from '../../../test/helpers/telemetry.js';
+import { fakeWorkflows } from '../../../test/helpers/workflows.js';
+import { listen } from '../../http/serve.js';
+import { openStore } from '../../store/index.js';
 import { startFakeCloudflare, type FakeCloudflare } from '../../../test/fakes/cloudflare/server.js';
 import { describeRuntimeConformance } from '../../../test/suites/runtime-conformance.js';
 import { ProviderError } from '../provider.js';
-import { INVOKE_TOKEN_BINDING } from '../shim/index.js';
+import { INVOKE_TOKEN_BINDING, TELEMETRY_BINDING, TELEMETRY_KEY_BINDING } from '../shim/index.js';
 import { CloudflareProvider, cloudflareConfigFromEnv, scriptNameFor } from './cloudflare.js';
 
 const providerFor = (fake: FakeCloudflare, apiToken = fake.apiToken) =>
@@ -293,5 +298,75 @@ describe('cloudflare provider', () => {
       baseURL: 'http://127.0.0.1:1/client/v4',
       workersUrl: 'http://127.0.0.1:2/{script}',
     });
+  });
+});
+
+describe('cloudflare provider: telemetry', () => {
+  it('gives each version its telemetry key as a secret that survives re-made versions, and its shim posts to the api', async () => {
+    const store = await openStore({ kind: 'pglite', dataDir: undefined });
+    const api = await apiUnderTest(store, fakeWorkflows(), { telemetryKey: testTelemetryKey });
+    const server = await listen(api.app.fetch, 0);
+    const fake = await startFakeCloudflare({ maxRunning: 3, egress: ['127.0.0.1/32'] });
+    const provider = new CloudflareProvider({
+      apiToken: fake.apiToken,
+      accountId: fake.accountId,
+      baseURL: fake.apiUrl,
+      workersUrl: fake.workersUrl,
+      invokeToken: testInvokeToken,
+      telemetry: { key: testTelemetryKey, url: `${server.url}/v1/telemetry` },
+    });
+    try {
+      const o = await telemetryOwner(store, 'pro');
+      const script = scriptNameFor(o.agentId);
+      // an earlier version with a secret, so activating the next one re-makes it with the agent's secrets
+      const first = await provider.deployVersion({
+        agentId: o.agentId,
+        deploymentId: newId('dep'),
+        bundle: await bundleFiles(echoVersion('v1')),
+      });
+      await provider.activateVersion({ agentId: o.agentId, versionRef: first.versionRef });
+      await provider.setSecret({ agentId: o.agentId, name: 'GREETING', value: 'hi' });
+      const { versionRef } = await provider.deployVersion({
+        agentId: o.agentId,
+        deploymentId: o.deploymentId,
+        bundle: await bundleFiles(echoVersion('v2')),
+      });
+      await provider.activateVersion({ agentId: o.agentId, versionRef });
+      const serving = fake
+        .versionsOf(script)
+        .find((v) => v.id === fake.activeDeployment(script)!.versions[0]!.version_id)!;
+      expect(serving.id).not.toBe(versionRef.split('/')[1]);
+      expect(serving.bindings).toContainEqual(
+        expect.objectContaining({
+          name: TELEMETRY_KEY_BINDING,
+          type: 'secret_text',
+          text: testTelemetryKey(o.deploymentId).toString('hex'),
+        }),
+      );
+      expect(serving.bindings).toContainEqual(expect.objectContaining({ name: TELEMETRY_BINDING, type: 'plain_text' }));
+
+      const res = await provider.invoke({
+        versionRef,
+        deploymentId: o.deploymentId,
+        body: JSON.stringify({ input: 1 }),
+        sessionId: 's',
+        accept: 'application/json',
+        requestId: 'req_cf1',
+      });
+      expect(JSON.parse(await res.text())).toMatchObject({ output: { version: 'v2', greeting: 'hi' } });
+      const deadline = Date.now() + 15_000;
+      let ids: string[] = [];
+      while (ids.length === 0 && Date.now() < deadline) {
+        ids = await o.eventIds();
+        if (ids.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ids).toEqual([expect.stringMatching(/^inv:[0-9a-f]{32}:req_cf1$/)]);
+    } finally {
+      await provider.close();
+      await fake.close();
+      await server.close();
+      await api.close();
+      await store.close();
+    }
   });
 });

@@ -14,7 +14,14 @@ import {
   type RuntimeProvider,
   type WorkerBundle,
 } from '../provider.js';
-import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../shim/index.js';
+import {
+  INVOKE_TOKEN_BINDING,
+  INVOKE_TOKEN_HEADER,
+  PLATFORM_BINDINGS,
+  PLATFORM_SECRET_BINDINGS,
+  TELEMETRY_KEY_BINDING,
+  telemetryBindings,
+} from '../shim/index.js';
 
 /** What the api says when the `cloudflare` runtime is asked for but not configured (`runtime_unavailable`). */
 export const CLOUDFLARE_UNAVAILABLE_MESSAGE =
@@ -48,12 +55,25 @@ export interface CloudflareConfig {
 export interface CloudflareProviderOptions extends CloudflareConfig {
   /** The invoke token of a deployment (lib/auth/platform-keys.ts). */
   invokeToken: (deploymentId: string) => string;
+  /**
+   * The shim's telemetry: each deployment's key (a secret binding) and the api's public
+   * `POST /v1/telemetry` URL (a Worker reaches the api over the internet). Absent, versions
+   * carry no telemetry key and their shims record nothing.
+   */
+  telemetry?: TelemetryConfig;
   /** How long one Cloudflare API call may take. */
   apiTimeoutMs?: number;
   /** Backstop on an invocation's connection: no answer, or no bytes, for this long ends it. */
   invokeIdleTimeoutMs?: number;
   /** How long a health check waits for `GET /ping`. */
   pingTimeoutMs?: number;
+}
+
+/** Where a cloud runtime's shims post telemetry, and with which key. */
+export interface TelemetryConfig {
+  key: (deploymentId: string) => Buffer;
+  /** The api's `POST /v1/telemetry`, as the runtime's agents reach it. */
+  url: string;
 }
 
 /** The provider's configuration from the environment, or null when the account is not configured. */
@@ -144,7 +164,15 @@ export class CloudflareProvider implements RuntimeProvider {
     // the agent's current secrets, so a health check sees them; activation brings them up to date
     const secrets = active ? agentSecrets(active) : [];
     // As on every runtime: a secret shadows a var of its name, and nothing shadows the platform's token.
-    const taken = new Set([...secrets, INVOKE_TOKEN_BINDING]);
+    const taken = new Set<string>([...secrets, ...PLATFORM_BINDINGS]);
+    const telemetry = this.opts.telemetry
+      ? telemetryBindings({
+          deploymentId: input.deploymentId,
+          agentId: input.agentId,
+          key: this.opts.telemetry.key(input.deploymentId),
+          url: this.opts.telemetry.url,
+        })
+      : {};
     const bindings: Binding[] = [
       ...Object.entries(input.vars ?? {})
         .filter(([name]) => !taken.has(name))
@@ -152,6 +180,11 @@ export class CloudflareProvider implements RuntimeProvider {
       ...secrets.map((name) => inherit(name, active!.id)),
       ...input.bundle.durableObjectClasses.map((c) => ({ type: 'durable_object_namespace', name: c, class_name: c })),
       { type: 'secret_text', name: INVOKE_TOKEN_BINDING, text: this.opts.invokeToken(input.deploymentId) },
+      ...Object.entries(telemetry).map(([name, text]) => ({
+        type: name === TELEMETRY_KEY_BINDING ? 'secret_text' : 'plain_text',
+        name,
+        text,
+      })),
     ];
     const id = await this.uploadVersion(script, {
       mainModule: input.bundle.mainModule,
@@ -182,7 +215,7 @@ export class CloudflareProvider implements RuntimeProvider {
         ...modulesOf(target),
         bindings: [
           ...(target.bindings ?? []).filter((b) => !isSecret(b)),
-          inherit(INVOKE_TOKEN_BINDING, target.id),
+          ...platformSecrets(target).map((name) => inherit(name, target.id)),
           ...activeSecrets.map((name) => inherit(name, active!.id)),
         ],
         tag: tag ?? '',
@@ -696,9 +729,16 @@ const isSecret = (b: Binding) => b.type === 'secret_text';
 const isDurableObject = (b: Binding) => b.type === 'durable_object_namespace';
 const inherit = (name: string, versionId: string): Binding => ({ type: 'inherit', name, version_id: versionId });
 
-/** The secrets the agent set (its env), not the platform's token. */
+const platformSecretNames = new Set<string>(PLATFORM_SECRET_BINDINGS);
+
+/** The secrets the agent set (its env), not the platform's (invoke token, telemetry key). */
 function agentSecrets(v: VersionDetail): string[] {
-  return (v.bindings ?? []).filter((b) => isSecret(b) && b.name !== INVOKE_TOKEN_BINDING).map((b) => b.name);
+  return (v.bindings ?? []).filter((b) => isSecret(b) && !platformSecretNames.has(b.name)).map((b) => b.name);
+}
+
+/** The platform's secrets a version carries: they stay with it when it is re-made with the agent's secrets. */
+function platformSecrets(v: VersionDetail): string[] {
+  return (v.bindings ?? []).filter((b) => isSecret(b) && platformSecretNames.has(b.name)).map((b) => b.name);
 }
 
 function modulesOf(v: VersionDetail): Pick<WorkerBundle, 'mainModule' | 'modules'> {

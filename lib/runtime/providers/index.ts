@@ -1,3 +1,4 @@
+import { publicApiUrlFromEnv } from '../../config.js';
 import type { Runtime } from '../../contracts/index.js';
 import type { AgentLimits } from '../../limits.js';
 import type { RuntimeProvider } from '../provider.js';
@@ -9,15 +10,25 @@ import { LocalProvider } from './local.js';
  * The runtime providers a process uses: the local runtime always (its control API at
  * `runtimeUrl`), and each cloud runtime whose account is configured (README, "Runtimes").
  * `close` releases what they hold.
+ *
+ * With `telemetryKey` (the processes that deploy), every version gets its telemetry key: on the
+ * local runtime its shim reaches the api through a service binding; on the cloud runtimes it
+ * posts to `WEBHOST_PUBLIC_API_URL`'s `/v1/telemetry`, and without that address records nothing.
  */
 export function providersFromEnv(opts: {
   env: NodeJS.ProcessEnv;
   runtimeUrl: string;
   runtimeToken: string;
   invokeToken: (deploymentId: string) => string;
+  telemetryKey?: (deploymentId: string) => Buffer;
   limits: Pick<AgentLimits, 'invokeTimeoutMs' | 'streamMaxMs' | 'startupMs'>;
 }): { providers: Partial<Record<Runtime, RuntimeProvider>>; close(): Promise<void> } {
-  const { env, invokeToken, limits } = opts;
+  const { env, invokeToken, telemetryKey, limits } = opts;
+  const publicApiUrl = publicApiUrlFromEnv(env);
+  const telemetry =
+    telemetryKey && publicApiUrl
+      ? { telemetry: { key: telemetryKey, url: `${publicApiUrl.replace(/\/+$/, '')}/v1/telemetry` } }
+      : {};
   // a backstop behind the gateway's own invoke and stream limits, never before them
   const invokeIdleTimeoutMs = Math.max(limits.invokeTimeoutMs, limits.streamMaxMs) + 5_000;
   const providers: Partial<Record<Runtime, RuntimeProvider>> = {
@@ -25,6 +36,7 @@ export function providersFromEnv(opts: {
       controlUrl: opts.runtimeUrl,
       token: opts.runtimeToken,
       invokeToken,
+      ...(telemetryKey ? { telemetryKey } : {}),
       controlTimeoutMs: limits.startupMs + 30_000,
       invokeIdleTimeoutMs,
     }),
@@ -32,12 +44,12 @@ export function providersFromEnv(opts: {
   const closers: (() => Promise<void>)[] = [];
   const cloudflare = cloudflareConfigFromEnv(env);
   if (cloudflare) {
-    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs });
+    const provider = new CloudflareProvider({ ...cloudflare, invokeToken, invokeIdleTimeoutMs, ...telemetry });
     providers.cloudflare = provider;
     closers.push(() => provider.close());
   }
   const agentcore = agentCoreConfigFromEnv(env);
-  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken });
+  if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken, ...telemetry });
   return {
     providers,
     close: async () => {

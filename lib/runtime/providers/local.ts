@@ -11,7 +11,7 @@ import {
   type InvokeRequest,
   type RuntimeProvider,
 } from '../provider.js';
-import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../shim/index.js';
+import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER, telemetryBindings } from '../shim/index.js';
 
 /** Workers answer a thrown error with a developer page that may quote files of this machine; never ask for it. */
 const NO_PRETTY_ERRORS = { 'MF-Disable-Pretty-Error': '1' } as const;
@@ -22,6 +22,11 @@ export interface LocalProviderOptions {
   token: string;
   /** The invoke token of a deployment (lib/auth/platform-keys.ts). */
   invokeToken: (deploymentId: string) => string;
+  /**
+   * The telemetry key of a deployment (lib/auth/platform-keys.ts). Given, each version gets it
+   * and the local runtime gives its shim a service binding to the api; absent, no telemetry.
+   */
+  telemetryKey?: (deploymentId: string) => Buffer;
   /** How long a control call may take; starting a version is bounded by the runtime's startup limit. */
   controlTimeoutMs?: number;
   /** Backstop on an invocation's connection: no answer, or no bytes, for this long ends it. */
@@ -59,7 +64,16 @@ export class LocalProvider implements RuntimeProvider {
       {
         bundle: input.bundle,
         vars: input.vars ?? {},
-        platformBindings: { [INVOKE_TOKEN_BINDING]: this.opts.invokeToken(input.deploymentId) },
+        platformBindings: {
+          [INVOKE_TOKEN_BINDING]: this.opts.invokeToken(input.deploymentId),
+          ...(this.opts.telemetryKey
+            ? telemetryBindings({
+                deploymentId: input.deploymentId,
+                agentId: input.agentId,
+                key: this.opts.telemetryKey(input.deploymentId),
+              })
+            : {}),
+        },
       },
     );
     return { versionRef: r.versionRef };

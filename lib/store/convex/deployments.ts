@@ -19,6 +19,7 @@ export function convexDeployments(call: ConvexCaller): DeploymentStore {
       });
     },
     getDeployment: (ownerId, deploymentId) => call.query(api.deployments.get, { ownerId, deploymentId }),
+    findDeploymentOwner: (deploymentId) => call.query(api.deployments.ownerOf, { deploymentId }),
     async getDeploymentSource(ownerId, deploymentId) {
       const source = await call.query(api.deployments.source, { ownerId, deploymentId });
       if (source.type !== 'files') return source;

@@ -6,6 +6,7 @@ import {
   Framework,
   Id,
   StepLogEntry,
+  type Runtime,
   type Deployment,
   type Page,
   type PageQuery,
@@ -36,6 +37,19 @@ export interface DeploymentStore {
    * that is not final yet. Repeating it with the same values changes nothing.
    */
   recordDeploymentBuild(input: RecordBuildInput): Promise<void>;
+  /**
+   * Whose a deployment is, found by its id alone, or null when there is none. Not for a user's
+   * request (those are scoped by owner): for a caller that proves itself with the deployment's
+   * own key, such as the shim's signed telemetry, which names only its deployment.
+   */
+  findDeploymentOwner(deploymentId: string): Promise<DeploymentOwner | null>;
+}
+
+export interface DeploymentOwner {
+  deploymentId: string;
+  ownerId: string;
+  agentId: string;
+  runtime: Runtime;
 }
 
 export interface CreateDeploymentInput {
@@ -81,6 +95,7 @@ export const deploymentRules: Rules<DeploymentStore> = {
   ]),
   getDeployment: z.tuple([Id, Id]),
   getDeploymentSource: z.tuple([Id, Id]),
+  findDeploymentOwner: z.tuple([Id]),
   listDeployments: z.tuple([Id, Id, PageArgs]),
   transitionDeployment: z.tuple([
     z.object({

@@ -131,6 +131,20 @@ export function sqlDeployments(db: SqlClient): DeploymentStore {
 
     getDeployment,
 
+    async findDeploymentOwner(deploymentId) {
+      const { rows } = await db.query(`select id, owner_id, agent_id, runtime from deployments where id = $1`, [
+        deploymentId,
+      ]);
+      const r = rows[0];
+      if (!r) return null;
+      return {
+        deploymentId: r.id as string,
+        ownerId: r.owner_id as string,
+        agentId: r.agent_id as string,
+        runtime: r.runtime as Deployment['runtime'],
+      };
+    },
+
     async getDeploymentSource(ownerId, deploymentId) {
       const { rows } = await db.query<{ source: unknown }>(
         `select source from deployments where id = $1 and owner_id = $2`,

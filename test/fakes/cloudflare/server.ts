@@ -15,6 +15,11 @@ export interface FakeCloudflareOptions {
   subdomain?: string;
   /** Versions running in workerd at once (least recently used stop first). */
   maxRunning?: number;
+  /**
+   * What Workers may reach besides public addresses (workerd allow-list entries): a test's api
+   * on loopback stands in for the api's public address.
+   */
+  egress?: string[];
 }
 
 type Binding = { name: string; type: string; text?: string; class_name?: string; [k: string]: unknown };
@@ -95,7 +100,7 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
   const apiToken = opts.apiToken ?? `cf-token-${randomUUID()}`;
   const accountId = opts.accountId ?? randomUUID().replaceAll('-', '');
   const subdomain = opts.subdomain ?? 'webhost-test';
-  const runner = new VersionRunner(opts.maxRunning ?? 8);
+  const runner = new VersionRunner(opts.maxRunning ?? 8, ['public', ...(opts.egress ?? [])]);
   const scripts = new Map<string, Script>();
   const requests: FakeCloudflare['requests'] = [];
   let faults: { count: number; status: number } = { count: 0, status: 500 };

@@ -30,7 +30,10 @@ const STARTUP_TIMEOUT_MS = 30_000;
 export class VersionRunner {
   private readonly instances = new Map<string, Instance>();
 
-  constructor(private readonly maxInstances: number) {}
+  constructor(
+    private readonly maxInstances: number,
+    private readonly egress: string[] = ['public'],
+  ) {}
 
   get running(): number {
     return this.instances.size;
@@ -79,8 +82,9 @@ export class VersionRunner {
       compatibilityFlags: version.compatibilityFlags,
       bindings: version.textBindings,
       durableObjects: version.durableObjects,
-      // As on the local runtime: an uploaded Worker reaches public addresses only, not this machine.
-      outboundService: { network: { allow: ['public'], deny: [] } },
+      // As on the local runtime: an uploaded Worker reaches public addresses only, not this
+      // machine, unless the test widens it.
+      outboundService: { network: { allow: this.egress, deny: [] } },
       host: '127.0.0.1',
       port: 0,
       cf: false,

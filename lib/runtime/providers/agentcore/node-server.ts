@@ -3,7 +3,12 @@
 // platform shim (lib/runtime/shim). This server loads the bundle's main module and serves its
 // `fetch` under that contract. It is plain JavaScript, shipped in every code artifact.
 import { SESSION_HEADER } from '../../../contracts/index.js';
-import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER } from '../../shim/index.js';
+import {
+  INVOKE_TOKEN_BINDING,
+  INVOKE_TOKEN_HEADER,
+  TELEMETRY_BINDING,
+  TELEMETRY_KEY_BINDING,
+} from '../../shim/index.js';
 
 /** The artifact's entry point (`codeConfiguration.entryPoint`). */
 export const SERVER_ENTRY = 'webhost-server.mjs';
@@ -57,10 +62,11 @@ const ENVELOPE = ${JSON.stringify(ENVELOPE_CONTENT_TYPE)};
 const ENVELOPE_MAX_BODY = ${ENVELOPE_MAX_BODY};
 const VAR_PREFIX = ${JSON.stringify(VAR_PREFIX)};
 const SECRET_PREFIX = ${JSON.stringify(SECRET_PREFIX)};
-const TOKEN_BINDING = ${JSON.stringify(INVOKE_TOKEN_BINDING)};
+const PLATFORM_ENV = ${JSON.stringify([INVOKE_TOKEN_BINDING, TELEMETRY_KEY_BINDING, TELEMETRY_BINDING])};
 const DROPPED = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'upgrade']);
 
-// env: plain vars, then secrets, then the platform's token (an agent's own cannot shadow it).
+// env: plain vars, then secrets, then the platform's token and telemetry key and target (an
+// agent's own cannot shadow them; the shim takes them out of the env the agent sees).
 const env = {};
 for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith(VAR_PREFIX)) env[name.slice(VAR_PREFIX.length)] = value;
@@ -68,7 +74,10 @@ for (const [name, value] of Object.entries(process.env)) {
 for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith(SECRET_PREFIX)) env[name.slice(SECRET_PREFIX.length)] = value;
 }
-if (process.env[TOKEN_BINDING] !== undefined) env[TOKEN_BINDING] = process.env[TOKEN_BINDING];
+for (const name of PLATFORM_ENV) {
+  if (process.env[name] !== undefined) env[name] = process.env[name];
+  else delete env[name];
+}
 
 let agent;
 try {
