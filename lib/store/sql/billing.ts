@@ -128,13 +128,14 @@ export function sqlBilling(db: SqlClient): BillingStore {
            and (u.billing_subscription_item_id is not null
                 or exists (select 1 from usage g where g.owner_id = u.id and g.period = $1))
          order by u.id limit $3`,
-        [input.period, input.after ?? null, input.limit],
+        // one more than the page: whether there is a next page
+        [input.period, input.after ?? null, input.limit + 1],
       );
-      const owners = rows.map((r) => ({
+      const owners = rows.slice(0, input.limit).map((r) => ({
         ownerId: r.id as string,
         subscriptionItemId: (r.billing_subscription_item_id as string | null) ?? null,
       }));
-      return { owners, next: owners.length === input.limit ? owners.at(-1)!.ownerId : null };
+      return { owners, next: rows.length > input.limit ? owners.at(-1)!.ownerId : null };
     },
   };
 }
