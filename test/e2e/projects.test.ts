@@ -58,16 +58,15 @@ const invoke = (agentId: string, input: unknown, stream = false) =>
   });
 
 /** `webhost deploy <dir>`, as a user runs it; its stdout is the agent id, stderr says what happened. */
-function cliDeploy(dir: string, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(root, 'scripts/webhost.ts'), 'deploy', dir, '--name', name],
-    {
-      cwd: root,
-      env: { ...process.env, API_URL: platform.apiUrl, GATEWAY_URL: platform.gatewayUrl, WEBHOST_TOKEN: token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+const cliDeploy = (dir: string, name: string) => cli(['deploy', dir, '--name', name]);
+
+/** The `webhost` CLI, as a user runs it. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/webhost.ts'), ...args], {
+    cwd: root,
+    env: { ...process.env, API_URL: platform.apiUrl, GATEWAY_URL: platform.gatewayUrl, WEBHOST_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -122,6 +121,28 @@ describe('an AI SDK + Hono project, deployed as it is', () => {
     expect(frames.find((f) => f.type === 'finish')?.messageMetadata?.usage).toMatchObject({
       totalTokens: expect.any(Number),
     });
+  });
+
+  it('meters both invokes once, with the model’s tokens and the shim’s compute time, shown by `webhost usage`', async () => {
+    type Report = {
+      byAgent: { agentId: string; requests: number; inputTokens: number; outputTokens: number; computeMs: number }[];
+    };
+    let mine: Report['byAgent'][number] | undefined;
+    await expect
+      .poll(
+        async () => {
+          mine = (await api<Report>('GET', '/v1/usage')).body.byAgent.find((a) => a.agentId === agentId);
+          return mine !== undefined && mine.requests >= 2 && mine.computeMs > 0;
+        },
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe(true);
+    expect(mine!.requests).toBe(2);
+    expect(mine!.inputTokens).toBeGreaterThan(0);
+    expect(mine!.outputTokens).toBeGreaterThan(0);
+    const run = await cli(['usage']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/ai-sdk \[local\]\s+2 req/);
   });
 
   it('redeploys with the same lockfile from the dependency cache', async () => {
