@@ -1,4 +1,5 @@
 import { createAuditActivities, type AuditActivityDeps } from './audit.js';
+import { createBillingActivities, type BillingActivityDeps } from './billing.js';
 import { createBuildActivities, type BuildActivityDeps } from './build.js';
 import { createDeploymentActivities, type DeploymentActivityDeps } from './deployments.js';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
@@ -12,7 +13,8 @@ export type ActivityDeps = DeploymentActivityDeps &
   AuditActivityDeps &
   SecretActivityDeps &
   RetentionActivityDeps &
-  SubscriptionActivityDeps;
+  SubscriptionActivityDeps &
+  BillingActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSecretActivities(deps),
     ...createRetentionActivities(deps),
     ...createSubscriptionActivities(deps),
+    ...createBillingActivities(deps),
   };
 }
 

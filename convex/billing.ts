@@ -78,6 +78,45 @@ export const recordUsageReport = serviceMutation({
   },
 });
 
+/** Users one page of `listBillableOwners` looks at, per owner it may return: keeps a page's reads bounded. */
+const BILLABLE_SCAN_FACTOR = 4;
+
+/**
+ * The owners a period's close visits (usage in the period, or a subscription item), in
+ * ascending owner id after `after`. Looks at no more than `BILLABLE_SCAN_FACTOR × limit` users,
+ * so a page may come back short, even empty, with `next` set: the caller pages on until null.
+ */
+export const listBillableOwners = serviceQuery({
+  args: { period: v.string(), after: v.nullable(v.string()), limit: v.number() },
+  returns: v.object({
+    owners: v.array(v.object({ ownerId: v.string(), subscriptionItemId: v.nullable(v.string()) })),
+    next: v.nullable(v.string()),
+  }),
+  handler: async (ctx, { period, after, limit }) => {
+    const owners: { ownerId: string; subscriptionItemId: string | null }[] = [];
+    const users = ctx.db
+      .query('users')
+      .withIndex('by_userId', (q) => (after === null ? q : q.gt('userId', after)))
+      .order('asc');
+    let scanned = 0;
+    let last: string | null = null;
+    for await (const user of users) {
+      last = user.userId;
+      scanned += 1;
+      const subscriptionItemId = user.billing.subscriptionItemId;
+      const used =
+        subscriptionItemId !== null ||
+        (await ctx.db
+          .query('usage')
+          .withIndex('by_ownerId_period_runtime', (q) => q.eq('ownerId', user.userId).eq('period', period))
+          .first()) !== null;
+      if (used) owners.push({ ownerId: user.userId, subscriptionItemId });
+      if (owners.length === limit || scanned === limit * BILLABLE_SCAN_FACTOR) return { owners, next: last };
+    }
+    return { owners, next: null };
+  },
+});
+
 /** True the first time a provider's event id is seen, false for every redelivery. */
 export const recordWebhookEvent = serviceMutation({
   args: { provider: v.string(), eventId: v.string(), eventName: v.string(), now: v.number() },

@@ -6,12 +6,14 @@ import { configFromEnv } from '../lib/config.js';
 import { ErrorEnvelope, Tier } from '../lib/contracts/index.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
-import { runRetentionNow } from '../lib/temporal/schedules.js';
+import { runRetentionNow, startBillingClose } from '../lib/temporal/schedules.js';
+import { billingCloseProgressQuery, type BillingCloseResult } from '../workflows/billing-close/messages.js';
 
 const USAGE = `usage: npm run --silent admin -- <command>
   set-tier <userId> <${Tier.options.join('|')}>   set a user's tier (audited)
   retention-now                                 run telemetry retention now; prints the counts per tier
-  close-period <YYYY-MM>                        close a billing period (not available yet)`;
+  close-period <YYYY-MM>                        close a billing period and report its usage (starts, or joins,
+                                                billing-close-<YYYY-MM>); prints the counts`;
 
 const config = configFromEnv();
 const [command, ...args] = process.argv.slice(2);
@@ -61,14 +63,22 @@ async function setTier(userId: string, tier: Tier) {
   }
 }
 
-async function retentionNow() {
+/** A client of the running platform's Temporal, with its payload codec; closed after `fn`. */
+async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devPort}`;
   const connection = await Connection.connect({ address, connectTimeout: '5s' }).catch((err: unknown) =>
     fail(`cannot reach Temporal at ${address} (is the platform running?): ${String(err)}`),
   );
   try {
     const dataConverter = encryptedDataConverter(payloadCodecKey(loadMasterKey(process.env, config.dataDir)));
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+    return await fn(new Client({ connection, namespace: config.temporal.namespace, dataConverter }));
+  } finally {
+    await connection.close();
+  }
+}
+
+async function retentionNow() {
+  await withTemporal(async (client) => {
     console.error('running telemetry retention (waits for the worker of the running platform)…');
     const { workflowId, result } = await runRetentionNow(client);
     console.log(`${workflowId}: ${result.deleted} raw telemetry events deleted`);
@@ -76,9 +86,49 @@ async function retentionNow() {
       console.log(
         `  ${t.tier.padEnd(10)} ${String(t.deleted).padStart(8)}  (older than ${t.retentionDays} days: before ${t.cutoff})`,
       );
-  } finally {
-    await connection.close();
-  }
+  });
+}
+
+function printClose(workflowId: string, r: BillingCloseResult) {
+  const c = r.counts;
+  console.log(
+    `${workflowId}: ${r.done ? 'done' : 'not done'}, ${c.owners} owners in ${r.pages} pages (${r.runs} runs)`,
+  );
+  console.log(`  closed now            ${c.closedNow}`);
+  console.log(`  reported now          ${c.reported}`);
+  console.log(`  reported before       ${c.alreadyReported}`);
+  console.log(`  no subscription item  ${c.noSubscription}  (closed, not reported)`);
+  console.log(`  nothing to report     ${c.nothingToReport}  (closed, no requests in the period)`);
+  console.log(`  billing off           ${c.billingOff}  (closed, not reported: no LEMONSQUEEZY_API_KEY)`);
+  console.log(`  refused               ${c.refused}`);
+  for (const f of r.refusals) console.log(`    ${f.ownerId} (item ${f.subscriptionItemId}): ${f.message}`);
+}
+
+async function closePeriod(period: string) {
+  await withTemporal(async (client) => {
+    const started = await startBillingClose(client, { period }).catch((err: unknown) =>
+      fail(`close-period: ${(err as Error).message}`, 2),
+    );
+    const { workflowId, state, handle } = started;
+    console.error(
+      state === 'started'
+        ? `${workflowId} started (waits for the worker of the running platform)…`
+        : state === 'running'
+          ? `${workflowId} is already running (the monthly Schedule or another admin started it); waiting for it…`
+          : `${workflowId} has already completed:`,
+    );
+    const ticker = setInterval(() => {
+      handle
+        .query(billingCloseProgressQuery)
+        .then((p) => console.error(`  … ${p.counts.owners} owners, ${p.counts.reported} reported`))
+        .catch(() => undefined);
+    }, 5_000);
+    try {
+      printClose(workflowId, await handle.result());
+    } finally {
+      clearInterval(ticker);
+    }
+  });
 }
 
 switch (command) {
@@ -93,9 +143,12 @@ switch (command) {
     if (args.length !== 0) fail(USAGE, 2);
     await retentionNow();
     break;
-  case 'close-period':
-    fail('close-period: not available yet (the billing-period close workflow is not built)', 2);
+  case 'close-period': {
+    const [period] = args;
+    if (!period || args.length !== 1) fail(USAGE, 2);
+    await closePeriod(period);
     break;
+  }
   default:
     fail(command ? `unknown command: ${command}\n${USAGE}` : USAGE, 2);
 }

@@ -33,7 +33,7 @@ import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
-import { ensureRetentionSchedule } from '../lib/temporal/schedules.js';
+import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 
 const log = createLogger('platform');
@@ -102,8 +102,18 @@ try {
   const authConfig = authConfigFromEnv(process.env, config.dataDir);
   const authenticate = createAuthenticator(authConfig);
 
-  // 4. Temporal worker.
+  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts
+  // and the period close's usage reports (README, Billing). One client: the SDK's key is process-wide.
+  const billingConfig = billingConfigFromEnv(process.env);
+  const billing = {
+    config: billingConfig,
+    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
+  };
+
+  // 4. Temporal worker; the period close reports usage through Lemon Squeezy when billing is
+  // configured (the key stays in this process, never in workflow history).
   const activities = createActivities({
+    ...(billing.lemonSqueezy ? { lemonSqueezy: billing.lemonSqueezy } : {}),
     store,
     providers,
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
@@ -128,14 +138,9 @@ try {
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
+  await ensureBillingCloseSchedule(client); // monthly billing-period close, created or updated (README, Operations)
   const changes = new ChangeFeed(store);
   await changes.start();
-  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts (README, Billing).
-  const billingConfig = billingConfigFromEnv(process.env);
-  const billing = {
-    config: billingConfig,
-    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
-  };
   cleanups.push(() => changes.close());
   const api = await listen(
     createApiApp({

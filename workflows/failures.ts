@@ -29,6 +29,10 @@ export const PermanentFailure = {
   ActivePointerConflict: 'ActivePointerConflict',
   /** A rollback's target is not a deployment of this agent that reached `live`. */
   RollbackTargetInvalid: 'RollbackTargetInvalid',
+  /** A billing period was asked to close before it ended. */
+  PeriodNotEnded: 'PeriodNotEnded',
+  /** Lemon Squeezy refused the API key (401/403): no usage report can go through until it is fixed. */
+  BillingNotAuthorized: 'BillingNotAuthorized',
 } as const;
 export type PermanentFailureType = (typeof PermanentFailure)[keyof typeof PermanentFailure];
 

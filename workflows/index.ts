@@ -1,4 +1,5 @@
 // The workflow bundle's entry: every workflow type the workers register.
+export { billingCloseWorkflow, billingMonthEndWorkflow } from './billing-close/workflow.js';
 export { deleteAgentWorkflow } from './delete-agent/workflow.js';
 export { deployWorkflow } from './deploy/workflow.js';
 export { retentionWorkflow } from './retention/workflow.js';

@@ -4,7 +4,22 @@ import {
   type Client,
   type ScheduleOptions,
   type ScheduleUpdateOptions,
+  type WorkflowHandle,
 } from '@temporalio/client';
+import {
+  BILLING_CLOSE_SCHEDULE_AT,
+  BILLING_CLOSE_SCHEDULE_ID,
+  BILLING_CLOSE_WORKFLOW_KIND,
+  BILLING_MONTH_END_WORKFLOW_ID,
+  billingCloseWorkflowId,
+  isPeriod,
+  periodEndMs,
+} from '../../workflows/billing-close/config.js';
+import type {
+  BillingCloseInput,
+  BillingCloseResult,
+  BillingMonthEndInput,
+} from '../../workflows/billing-close/messages.js';
 import { DEPLOY_TASK_QUEUE } from '../../workflows/deploy/config.js';
 import {
   RETENTION_SCHEDULE_AT,
@@ -47,26 +62,37 @@ function retentionSchedule(taskQueue: string): ScheduleUpdateOptions {
 }
 
 /**
- * Creates the retention Schedule, or brings an existing one to the current spec (its id is
- * fixed): safe at every platform start, and by several platforms at once.
+ * Creates the Schedule, or brings an existing one to the wanted spec, action and policies (its
+ * id is fixed; its state is kept, so an operator's pause sticks): safe at every platform start,
+ * and by several platforms at once.
  */
-export async function ensureRetentionSchedule(
+async function ensureSchedule(
   client: Client,
-  opts: { taskQueue?: string; scheduleId?: string } = {},
+  scheduleId: string,
+  wanted: ScheduleUpdateOptions,
 ): Promise<{ scheduleId: string; created: boolean }> {
-  const scheduleId = opts.scheduleId ?? RETENTION_SCHEDULE_ID;
-  const wanted = retentionSchedule(opts.taskQueue ?? DEPLOY_TASK_QUEUE);
   try {
     await client.schedule.create({ scheduleId, ...wanted } as ScheduleOptions);
     return { scheduleId, created: true };
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
-  // spec, action and policies as they should be; the state is kept (an operator's pause sticks)
   await client.schedule
     .getHandle(scheduleId)
     .update((previous) => ({ ...previous, spec: wanted.spec, action: wanted.action, policies: wanted.policies }));
   return { scheduleId, created: false };
+}
+
+/** Creates the retention Schedule, or brings an existing one to the current spec. */
+export async function ensureRetentionSchedule(
+  client: Client,
+  opts: { taskQueue?: string; scheduleId?: string } = {},
+): Promise<{ scheduleId: string; created: boolean }> {
+  return ensureSchedule(
+    client,
+    opts.scheduleId ?? RETENTION_SCHEDULE_ID,
+    retentionSchedule(opts.taskQueue ?? DEPLOY_TASK_QUEUE),
+  );
 }
 
 /**
@@ -96,4 +122,98 @@ export async function runRetentionNow(
     handle = client.workflow.getHandle(workflowId);
   }
   return { workflowId, result: (await handle.result()) as RetentionResult };
+}
+
+/** The month-end workflow only starts the close; if it has not after this long, something is wrong. */
+const BILLING_MONTH_END_TIMEOUT = '1h';
+
+/**
+ * The billing-close Schedule as it should be: the 1st of each month at 00:10 UTC, starting
+ * `billingMonthEndWorkflow` (as `billing-month-end-<scheduled time>`), which starts
+ * `billing-close-<previous month>` as an abandoned child — the fixed id that an admin start
+ * uses too, so a period never has two closes running.
+ *
+ * Overlap SKIP: the month-end run ends as soon as it has started the close, so an overlap only
+ * means a stuck run, which a second would not help. Catch-up window of a week: if Temporal was
+ * down on the 1st, the close starts when it is back (the month-end run names the previous month
+ * of its own start, right for any start in the month).
+ */
+function billingCloseSchedule(taskQueue: string): ScheduleUpdateOptions {
+  return {
+    spec: { calendars: [{ ...BILLING_CLOSE_SCHEDULE_AT, comment: 'monthly billing-period close (UTC)' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'billingMonthEndWorkflow',
+      workflowId: BILLING_MONTH_END_WORKFLOW_ID,
+      taskQueue,
+      args: [{} satisfies BillingMonthEndInput],
+      workflowExecutionTimeout: BILLING_MONTH_END_TIMEOUT,
+      typedSearchAttributes: [{ key: WorkflowKindKey, value: BILLING_CLOSE_WORKFLOW_KIND }],
+    },
+    policies: { overlap: 'SKIP', catchupWindow: '7 days', pauseOnFailure: false },
+    state: { paused: false, note: 'created by the platform at start (lib/temporal/schedules.ts)' },
+  };
+}
+
+/** Creates the billing-close Schedule, or brings an existing one to the current spec. */
+export async function ensureBillingCloseSchedule(
+  client: Client,
+  opts: { taskQueue?: string; scheduleId?: string } = {},
+): Promise<{ scheduleId: string; created: boolean }> {
+  return ensureSchedule(
+    client,
+    opts.scheduleId ?? BILLING_CLOSE_SCHEDULE_ID,
+    billingCloseSchedule(opts.taskQueue ?? DEPLOY_TASK_QUEUE),
+  );
+}
+
+export interface BillingCloseStart {
+  workflowId: string;
+  /**
+   * `started`: this call started it; `running`: a close of the period was running (the
+   * Schedule's, or another admin's) and is joined; `completed`: it had completed before.
+   */
+  state: 'started' | 'running' | 'completed';
+  /** The first run's id, when this call started it (later runs follow by continue-as-new). */
+  firstRunId?: string;
+  handle: WorkflowHandle<(input: BillingCloseInput) => Promise<BillingCloseResult>>;
+}
+
+/**
+ * Starts `billing-close-<period>` (what `npm run admin -- close-period <YYYY-MM>` does), or
+ * finds the one running or completed. A close that failed (Lemon Squeezy refusing the key, a
+ * long outage) starts again and resumes: what it closed and reported is recorded. A period
+ * that has not ended is refused here, before anything starts.
+ */
+export async function startBillingClose(
+  client: Client,
+  opts: { period: string; taskQueue?: string; input?: Omit<BillingCloseInput, 'period' | 'state'>; now?: Date },
+): Promise<BillingCloseStart> {
+  const { period } = opts;
+  if (!isPeriod(period)) throw new Error(`"${period}" is not a period (YYYY-MM)`);
+  const endsAt = periodEndMs(period);
+  if ((opts.now ?? new Date()).getTime() < endsAt)
+    throw new Error(`billing period ${period} has not ended; it can be closed from ${new Date(endsAt).toISOString()}`);
+  const workflowId = billingCloseWorkflowId(period);
+  try {
+    const handle = await client.workflow.start('billingCloseWorkflow', {
+      taskQueue: opts.taskQueue ?? DEPLOY_TASK_QUEUE,
+      workflowId,
+      args: [{ ...opts.input, period } satisfies BillingCloseInput],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      typedSearchAttributes: [{ key: WorkflowKindKey, value: BILLING_CLOSE_WORKFLOW_KIND }],
+    });
+    return {
+      workflowId,
+      state: 'started',
+      firstRunId: handle.firstExecutionRunId,
+      handle: handle as BillingCloseStart['handle'],
+    };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  const handle = client.workflow.getHandle(workflowId) as BillingCloseStart['handle'];
+  const { status } = await handle.describe();
+  return { workflowId, state: status.name === 'RUNNING' ? 'running' : 'completed', handle };
 }

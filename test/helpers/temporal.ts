@@ -19,7 +19,13 @@ export const TEST_DATA_CONVERTER = encryptedDataConverter(Buffer.alloc(32, 0x5e)
  * `RECORD_HISTORIES=1` writes it, as the server stores it, to `<dir>/histories/<file>` for
  * workflows/replay.test.ts to replay in CI.
  */
-export async function replayAndRecord(handle: WorkflowHandle, dir: string, file: string): Promise<void> {
+export async function replayAndRecord(
+  handle: WorkflowHandle,
+  dir: string,
+  file: string,
+  /** One run of a chain (e.g. the first, before continue-as-new); `handle` must be that run's too. Default: the latest. */
+  runId?: string,
+): Promise<void> {
   await Worker.runReplayHistory(
     { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH }, dataConverter: TEST_DATA_CONVERTER },
     await handle.fetchHistory(),
@@ -32,6 +38,7 @@ export async function replayAndRecord(handle: WorkflowHandle, dir: string, file:
     inject('temporalAddress'),
     '--workflow-id',
     handle.workflowId,
+    ...(runId ? ['--run-id', runId] : []),
     '--output',
     'json',
   ]);

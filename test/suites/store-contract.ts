@@ -1071,6 +1071,56 @@ export function describeStoreContract(factory: StoreUnderTest) {
       );
     });
 
+    it('lists the owners a period close visits: usage in the period or a subscription item, paged by owner id', async () => {
+      // a period no other test uses, so only subscribers from other tests show up beside ours
+      const period = '2031-04';
+      const used = await Promise.all([alice, bob].map((ownerId) => liveAgent(ownerId)));
+      const subscriber = newId('usr');
+      const elsewhere = newId('usr'); // usage in another period only
+      const idle = newId('usr'); // neither
+      for (const u of [subscriber, elsewhere, idle]) await store.ensureUser(u, now());
+      await store.setUserBilling({ userId: subscriber, billing: { subscriptionItemId: 'si_42' }, now: now() });
+      await store.setUserBilling({ userId: bob, billing: { subscriptionItemId: 'si_43' }, now: now() });
+      const other = await liveAgent(elsewhere);
+      await store.recordRequests([
+        ...used.map((a) => request(a, '2031-04-02T10:00:00.000Z')),
+        request(used[0]!, '2031-04-30T23:00:00.000Z', { runtime: 'cloudflare' }),
+        request(other, '2031-03-31T23:59:59.000Z'),
+      ]);
+
+      const pages: { ownerId: string; subscriptionItemId: string | null }[][] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.listBillableOwners({ period, after, limit: 2 });
+        expect(page.owners.length).toBeLessThanOrEqual(2);
+        pages.push(page.owners);
+        if (page.next === null) break;
+        expect(page.next > (after ?? '')).toBe(true);
+        after = page.next;
+      }
+      const owners = pages.flat();
+      const ids = owners.map((o) => o.ownerId);
+      expect(ids).toEqual([...new Set(ids)].sort()); // ascending, each once
+      expect(owners).toEqual(
+        expect.arrayContaining([
+          { ownerId: alice, subscriptionItemId: null },
+          { ownerId: bob, subscriptionItemId: 'si_43' },
+          { ownerId: subscriber, subscriptionItemId: 'si_42' },
+        ]),
+      );
+      expect(ids).not.toContain(elsewhere);
+      expect(ids).not.toContain(idle);
+      // every owner listed has usage in the period or a subscription item
+      for (const o of owners)
+        if (o.subscriptionItemId === null)
+          expect((await store.getUsage({ ownerId: o.ownerId, period })).length).toBeGreaterThan(0);
+      // a page starts after `after`
+      const rest = await store.listBillableOwners({ period, after: alice, limit: 1000 });
+      expect(rest.owners.every((o) => o.ownerId > alice)).toBe(true);
+      await expectAppError(store.listBillableOwners({ period: '2031-13', limit: 2 }), 'validation_failed');
+      await expectAppError(store.listBillableOwners({ period, limit: 0 }), 'validation_failed');
+    });
+
     it('handles each webhook event id once, even under concurrent redelivery', async () => {
       const eventId = newId('req');
       const firsts = await Promise.all(

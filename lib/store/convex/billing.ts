@@ -7,5 +7,11 @@ export function convexBilling(call: ConvexCaller): BillingStore {
     getBillingPeriod: (input) => call.query(api.billing.getPeriod, input),
     closeBillingPeriod: (input) => call.mutation(api.billing.closePeriod, { ...input, now: ms(input.now) }),
     recordUsageReport: (input) => call.mutation(api.billing.recordUsageReport, { ...input, now: ms(input.now) }),
+    listBillableOwners: (input) =>
+      call.query(api.billing.listBillableOwners, {
+        period: input.period,
+        after: input.after ?? null,
+        limit: input.limit,
+      }),
   };
 }

@@ -119,5 +119,23 @@ export function sqlBilling(db: SqlClient): BillingStore {
       if (current.status !== 'closed') throw new AppError('conflict', `billing period ${input.period} is not closed`);
       return false;
     },
+
+    async listBillableOwners(input) {
+      // Keyset on the users' primary key; the usage lookup is on its primary key (owner, period, runtime).
+      const { rows } = await db.query(
+        `select u.id, u.billing_subscription_item_id from users u
+         where ($2::text is null or u.id > $2)
+           and (u.billing_subscription_item_id is not null
+                or exists (select 1 from usage g where g.owner_id = u.id and g.period = $1))
+         order by u.id limit $3`,
+        // one more than the page: whether there is a next page
+        [input.period, input.after ?? null, input.limit + 1],
+      );
+      const owners = rows.slice(0, input.limit).map((r) => ({
+        ownerId: r.id as string,
+        subscriptionItemId: (r.billing_subscription_item_id as string | null) ?? null,
+      }));
+      return { owners, next: rows.length > input.limit ? owners.at(-1)!.ownerId : null };
+    },
   };
 }

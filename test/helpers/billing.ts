@@ -1,0 +1,50 @@
+import type { MeteredRequest, Runtime } from '../../lib/contracts/index.js';
+import { newId } from '../../lib/ids.js';
+import type { Store } from '../../lib/store/index.js';
+import { agentSource } from './fixtures.js';
+
+/**
+ * An owner with an agent, a deployment and `requests` metered requests in `period` (the
+ * gateway's path: events → hourly metrics → usage), optionally on a Lemon Squeezy subscription item.
+ */
+export async function billingOwner(
+  store: Store,
+  opts: { period: string; requests: number; subscriptionItemId?: string; runtime?: Runtime; ownerId?: string },
+) {
+  const ownerId = opts.ownerId ?? newId('usr');
+  const now = new Date();
+  await store.ensureUser(ownerId, now);
+  if (opts.subscriptionItemId)
+    await store.setUserBilling({ userId: ownerId, billing: { subscriptionItemId: opts.subscriptionItemId }, now });
+  const runtime = opts.runtime ?? 'local';
+  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'billed', runtime, now });
+  const deploymentId = newId('dep');
+  await store.createDeployment({
+    id: deploymentId,
+    ownerId,
+    agentId: agent.id,
+    workflowId: `deploy-${deploymentId}`,
+    source: agentSource('export default { fetch() { return new Response("ok") } }'),
+    now,
+  });
+  const requests: MeteredRequest[] = Array.from({ length: opts.requests }, (_, i) => ({
+    id: newId('req'),
+    // spread over the period's first days, each in its own hour
+    at: new Date(Date.parse(`${opts.period}-01T00:00:00.000Z`) + i * 3_600_000 + 60_000).toISOString(),
+    ownerId,
+    agentId: agent.id,
+    deploymentId,
+    runtime,
+    status: 200,
+    durationMs: 12,
+    inputBytes: 100,
+    outputBytes: 200,
+    inputTokens: 0,
+    outputTokens: 0,
+    sessionId: null,
+    endUser: null,
+    apiKeyId: null,
+  }));
+  for (let i = 0; i < requests.length; i += 1000) await store.recordRequests(requests.slice(i, i + 1000));
+  return { ownerId, agentId: agent.id, deploymentId, subscriptionItemId: opts.subscriptionItemId ?? null };
+}
