@@ -1,0 +1,65 @@
+import { convexQuery } from '@convex-dev/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useClients } from '../../app/api.js';
+import { convexApi, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
+import { unwrap } from '../../app/errors.js';
+import { qk } from '../../app/query-keys.js';
+
+export function useAgents() {
+  const { api } = useClients();
+  const convex = useMode() === 'convex';
+  const rest = useQuery({
+    queryKey: qk.agents(),
+    queryFn: () => unwrap(api.v1.agents.$get({ query: { limit: '100' } })),
+    enabled: !convex,
+  });
+  const live = useQuery({
+    ...convexQuery(convexApi.dashboard.agents, { paginationOpts: FIRST_PAGE }),
+    enabled: convex,
+    select: fromConvexPage,
+  });
+  return convex ? live : rest;
+}
+
+export function useAgent(agentId: string) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: qk.agent(agentId),
+    queryFn: () => unwrap(api.v1.agents[':agentId'].$get({ param: { agentId } })),
+  });
+}
+
+export function useAccount() {
+  const { api } = useClients();
+  return useQuery({ queryKey: qk.account(), queryFn: () => unwrap(api.v1.account.$get()) });
+}
+
+/** This period's usage, for the agents list's "requests this period" and the usage page. */
+export function useUsage(period?: string) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: qk.usage(period ?? 'current'),
+    // usage is metered off the hot path, not announced: read it afresh on each visit
+    staleTime: 0,
+    queryFn: () => unwrap(api.v1.usage.$get({ query: period ? { period } : {} })),
+  });
+}
+
+export function useCreateAgent() {
+  const { api } = useClients();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { name: string; runtime: 'local' | 'cloudflare' | 'agentcore' }) =>
+      unwrap(api.v1.agents.$post({ json: body })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: qk.agents() }),
+  });
+}
+
+export function useDeleteAgent() {
+  const { api } = useClients();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (agentId: string) => unwrap(api.v1.agents[':agentId'].$delete({ param: { agentId } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: qk.agents() }),
+  });
+}
