@@ -8,14 +8,19 @@ import type { GatewayApp } from '../../../gateway/app.js';
  * comes from api/routes and gateway/routes. Both are on the dashboard's origin (its server
  * proxies `/v1`, `/auth` and `/gateway/v1`), so there is no CORS and no other origin.
  */
-export function createClients(getToken: () => Promise<string | null>, origin = window.location.origin) {
+export function createClients(
+  getToken: () => Promise<string | null>,
+  origin = window.location.origin,
+  /** Tests hand in their own fetch; the app uses the browser's. */
+  fetchImpl?: typeof fetch,
+) {
   const headers = async (): Promise<Record<string, string>> => {
     const token = await getToken();
     return token ? { authorization: `Bearer ${token}` } : {};
   };
   return {
-    api: hc<ApiApp>(origin, { headers }),
-    gateway: hc<GatewayApp>(`${origin}/gateway`, { headers }),
+    api: hc<ApiApp>(origin, { headers, ...(fetchImpl ? { fetch: fetchImpl } : {}) }),
+    gateway: hc<GatewayApp>(`${origin}/gateway`, { headers, ...(fetchImpl ? { fetch: fetchImpl } : {}) }),
   };
 }
 

@@ -1,3 +1,4 @@
+import { skipToken } from '@tanstack/react-query';
 import { createContext, useContext } from 'react';
 import { api as convexApi } from '../../../convex/_generated/api.js';
 
@@ -19,3 +20,9 @@ export const fromConvexPage = <T>(p: { page: T[]; isDone: boolean; continueCurso
 });
 
 export const FIRST_PAGE = { numItems: 100, cursor: null };
+
+/**
+ * A Convex query's options outside Convex mode: skipped (its queryFn is the ConvexQueryClient's
+ * default, which exists only in Convex mode). In Convex mode nothing is added, so the default runs.
+ */
+export const convexOnly = (convex: boolean): { queryFn?: typeof skipToken } => (convex ? {} : { queryFn: skipToken });

@@ -1,7 +1,7 @@
 import { convexQuery } from '@convex-dev/react-query';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { skipToken, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useClients } from '../../app/api.js';
-import { convexApi, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
+import { convexApi, convexOnly, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
 import { unwrap } from '../../app/errors.js';
 import { qk } from '../../app/query-keys.js';
 
@@ -10,12 +10,11 @@ export function useAgents() {
   const convex = useMode() === 'convex';
   const rest = useQuery({
     queryKey: qk.agents(),
-    queryFn: () => unwrap(api.v1.agents.$get({ query: { limit: '100' } })),
-    enabled: !convex,
+    queryFn: convex ? skipToken : () => unwrap(api.v1.agents.$get({ query: { limit: '100' } })),
   });
   const live = useQuery({
     ...convexQuery(convexApi.dashboard.agents, { paginationOpts: FIRST_PAGE }),
-    enabled: convex,
+    ...convexOnly(convex),
     select: fromConvexPage,
   });
   return convex ? live : rest;

@@ -1,7 +1,7 @@
 import { convexQuery } from '@convex-dev/react-query';
-import { useQuery } from '@tanstack/react-query';
+import { skipToken, useQuery } from '@tanstack/react-query';
 import { useClients } from '../../app/api.js';
-import { convexApi, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
+import { convexApi, convexOnly, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
 import { unwrap } from '../../app/errors.js';
 import { qk } from '../../app/query-keys.js';
 import { Card, Empty, ErrorNotice, formatTime, Loading } from '../../ui/primitives.js';
@@ -15,12 +15,11 @@ export default function AuditPage() {
   const convex = useMode() === 'convex';
   const rest = useQuery({
     queryKey: qk.audit(),
-    queryFn: () => unwrap(api.v1.audit.$get({ query: { limit: '100' } })),
-    enabled: !convex,
+    queryFn: convex ? skipToken : () => unwrap(api.v1.audit.$get({ query: { limit: '100' } })),
   });
   const live = useQuery({
     ...convexQuery(convexApi.dashboard.audit, { paginationOpts: FIRST_PAGE }),
-    enabled: convex,
+    ...convexOnly(convex),
     select: fromConvexPage,
   });
   const audit = convex ? live : rest;

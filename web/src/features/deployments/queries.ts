@@ -1,7 +1,7 @@
 import { convexQuery } from '@convex-dev/react-query';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { skipToken, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useClients } from '../../app/api.js';
-import { convexApi, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
+import { convexApi, convexOnly, FIRST_PAGE, fromConvexPage, useMode } from '../../app/backend.js';
 import { unwrap } from '../../app/errors.js';
 import { qk } from '../../app/query-keys.js';
 import type { DeploymentSource } from '../../../../lib/contracts/deployments.js';
@@ -11,16 +11,17 @@ export function useDeployments(agentId: string, limit = 50) {
   const convex = useMode() === 'convex';
   const rest = useQuery({
     queryKey: [...qk.deployments(agentId), limit],
-    queryFn: () =>
-      unwrap(api.v1.agents[':agentId'].deployments.$get({ param: { agentId }, query: { limit: String(limit) } })),
-    enabled: !convex,
+    queryFn: convex
+      ? skipToken
+      : () =>
+          unwrap(api.v1.agents[':agentId'].deployments.$get({ param: { agentId }, query: { limit: String(limit) } })),
   });
   const live = useQuery({
     ...convexQuery(convexApi.dashboard.deployments, {
       agentId,
       paginationOpts: { ...FIRST_PAGE, numItems: limit },
     }),
-    enabled: convex,
+    ...convexOnly(convex),
     select: fromConvexPage,
   });
   return convex ? live : rest;
@@ -32,12 +33,11 @@ export function useDeployment(deploymentId: string) {
   const convex = useMode() === 'convex';
   const rest = useQuery({
     queryKey: qk.deployment(deploymentId),
-    queryFn: () => unwrap(api.v1.deployments[':deploymentId'].$get({ param: { deploymentId } })),
-    enabled: !convex,
+    queryFn: convex ? skipToken : () => unwrap(api.v1.deployments[':deploymentId'].$get({ param: { deploymentId } })),
   });
   const live = useQuery({
     ...convexQuery(convexApi.dashboard.deployment, { deploymentId }),
-    enabled: convex,
+    ...convexOnly(convex),
     select: (d) => ({ ...d, currentStep: null }),
   });
   return convex ? live : rest;
