@@ -13,12 +13,19 @@ import type { Agent, Deployment } from '../lib/contracts/index.js';
 import { INVOKE_TOKEN_HEADER } from '../lib/runtime/shim/index.js';
 import { echoVersion } from '../test/helpers/fixtures.js';
 import { startPlatform } from '../test/helpers/platform.js';
+import { connectTestPostgres } from '../test/helpers/postgres.js';
 
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 3000);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 
-const platform = await startPlatform();
+// BENCH_STATE=postgres: the platform's state on the PostgreSQL server (another process)
+// instead of in-process PGlite, whose queries run on the api's and gateway's own thread.
+const pgServer = process.env.BENCH_STATE === 'postgres' ? await connectTestPostgres('the gateway benchmark') : null;
+if (process.env.BENCH_STATE === 'postgres' && !pgServer) throw new Error('BENCH_STATE=postgres needs PostgreSQL');
+const platform = await startPlatform(
+  pgServer ? { env: { DATABASE_URL: await pgServer.createDatabase('webhost_bench_gateway') } } : {},
+);
 try {
   const token = await platform.token('bench');
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -173,7 +180,7 @@ try {
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(
-    `\ngateway benchmark (${new Date().toISOString()}, node ${process.version}, errors or non-2xx: direct ${errorsOf('direct')}, gateway ${errorsOf('gateway')})`,
+    `\ngateway benchmark (${new Date().toISOString()}, node ${process.version}, state ${pgServer ? 'PostgreSQL' : 'PGlite'}, errors or non-2xx: direct ${errorsOf('direct')}, gateway ${errorsOf('gateway')})`,
   );
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   await dispatcher.close();
@@ -185,4 +192,5 @@ try {
     .filter((l) => l.includes('stopping') && !l.includes('no longer serves'));
   if (stopped.length) console.log(`\nthe local runtime stopped a version during the run:\n${stopped.join('\n')}`);
   await platform.stop();
+  await pgServer?.close();
 }

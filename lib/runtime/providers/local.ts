@@ -16,6 +16,10 @@ import { INVOKE_TOKEN_BINDING, INVOKE_TOKEN_HEADER, telemetryBindings } from '..
 /** Workers answer a thrown error with a developer page that may quote files of this machine; never ask for it. */
 const NO_PRETTY_ERRORS = { 'MF-Disable-Pretty-Error': '1' } as const;
 
+/** How often, and how far apart, the runtime is asked why a version failed under a request. */
+const WHY_ATTEMPTS = 5;
+const WHY_PAUSE_MS = 200;
+
 export interface LocalProviderOptions {
   controlUrl: string;
   /** The local runtime's control token. */
@@ -154,11 +158,17 @@ export class LocalProvider implements RuntimeProvider {
   /** The runtime says why a version stopped under a request, when a limit stopped it. */
   private async whyItFailed(versionRef: string, err: unknown): Promise<ProviderError> {
     this.endpoints.delete(versionRef);
-    const status = await this.control<{ stopped: { reason: string } | null }>(
-      'GET',
-      `/versions/${encodeURIComponent(versionRef)}/status`,
-    ).catch(() => null);
-    if (status?.stopped) return new AgentStoppedError(status.stopped.reason);
+    // The connection can drop a moment before the runtime notices its process died (an
+    // out-of-memory abort): ask a few times, briefly, before calling it a plain failure.
+    for (let attempt = 0; attempt < WHY_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, WHY_PAUSE_MS));
+      const status = await this.control<{ running: boolean; stopped: { reason: string } | null }>(
+        'GET',
+        `/versions/${encodeURIComponent(versionRef)}/status`,
+      ).catch(() => null);
+      if (status?.stopped) return new AgentStoppedError(status.stopped.reason);
+      if (status === null) break;
+    }
     return new ProviderError(
       'retryable',
       `local runtime did not answer: ${err instanceof Error ? err.message : String(err)}`,

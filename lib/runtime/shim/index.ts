@@ -95,9 +95,10 @@ export const SHIM_FLUSH_DELAY_MS = 1000;
  * the promise resolves to (the AI SDK's `generateText` result has one). Failures: an
  * invocation that threw, answered 5xx or broke off its stream is `ok: false`; a background
  * promise that rejected is `ok: false` (it counts as an error; an invocation's errors are the
- * gateway's to count). Event ids are `inv:<nonce>:<request id>` and `bg:<nonce>:<request id>`,
- * fixed when the event is made, so a batch posted again after a lost answer counts once; the
- * nonce keeps two calls with the same (caller-chosen) request id apart. `GET /ping` (health
+ * gateway's to count). The calls between two posts are summed into one `invocation` event
+ * (its `ok` false if any failed): a row a second per isolate, not a row per call. Event ids are
+ * `inv:<nonce>` and `bg:<nonce>:<request id>`, fixed when the event is made, so a batch posted
+ * again after a lost answer counts once. `GET /ping` (health
  * checks) is not measured. Posting: at most one post a second per isolate (sooner when a batch is full), one at a time, batches of
  * `SHIM_BATCH_MAX`, at most `SHIM_BUFFER_MAX` events waiting (more are dropped), each batch
  * tried `POST_ATTEMPTS` times with a timeout, then dropped; nothing of it throws into the agent.
@@ -146,7 +147,7 @@ function refuse(status, code, message) {
 }
 
 // ---- telemetry: per isolate, plain data only (no I/O object outlives the request that made it)
-const telemetry = { events: [], dropped: 0, postingSince: null, scheduled: false, keyHex: null, key: null, targetText: null, target: null };
+const telemetry = { events: [], calls: null, dropped: 0, postingSince: null, scheduled: false, keyHex: null, key: null, targetText: null, target: null };
 
 function telemetryTarget(env) {
   const keyHex = env[TELEMETRY_KEY_BINDING];
@@ -174,6 +175,21 @@ function telemetryTarget(env) {
 function record(event) {
   if (telemetry.events.length >= BUFFER_MAX) telemetry.dropped++;
   else telemetry.events.push(event);
+}
+
+/**
+ * A call's compute joins the isolate's open invocation event, which goes out with the next
+ * post: one event per isolate per post, not one per call, so a busy agent's telemetry costs
+ * the api and the store a row a second rather than a row a request.
+ */
+function recordCall(at, computeMs, ok) {
+  const open = telemetry.calls;
+  if (open) {
+    open.computeMs = Math.min(open.computeMs + computeMs, MAX_COMPUTE_MS);
+    open.ok = open.ok && ok;
+    return;
+  }
+  telemetry.calls = { id: eventId('inv', ''), at, kind: 'invocation', ok, computeMs };
 }
 
 function eventId(kind, requestId) {
@@ -248,6 +264,10 @@ async function flush(target) {
   if (telemetry.postingSince !== null && Date.now() - telemetry.postingSince < POSTING_STUCK_MS) return;
   const mine = Date.now();
   telemetry.postingSince = mine;
+  if (telemetry.calls) {
+    record(telemetry.calls);
+    telemetry.calls = null;
+  }
   try {
     while (telemetry.events.length > 0 && telemetry.postingSince === mine) {
       await post(target, telemetry.events.splice(0, BATCH_MAX));
@@ -314,8 +334,7 @@ export default {
     const started = Date.now();
     const at = new Date(started).toISOString();
     const finish = (ok) => {
-      const event = { id: eventId('inv', requestId), at, kind: 'invocation', ok, computeMs: elapsed(started) };
-      record(requestId ? { ...event, requestId } : event);
+      recordCall(at, elapsed(started), ok);
       return flushSoon(target);
     };
     let answer;
