@@ -142,6 +142,15 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     await page.getByLabel('Active deployment').getByText(v1!).waitFor();
     await shot(page, 'agent-deployed');
 
+    // A git source the platform refuses: the error envelope's message and request id are shown.
+    await page.getByRole('tab', { name: 'Git' }).click();
+    await page.getByLabel('Git URL').fill('file:///not/an/allowed/folder');
+    await page.getByRole('button', { name: 'Deploy from git' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'validation failed' });
+    await refused.getByText(/Request id: req_/).waitFor();
+    await shot(page, 'deploy-git-refused');
+    await page.getByRole('tab', { name: 'Folder' }).click();
+
     // Playground: a streamed answer arrives in pieces.
     await page.getByRole('tab', { name: 'Playground' }).click();
     await page.getByLabel('Input').fill('{"text":"one two three four five six seven eight","delayMs":120}');
@@ -178,6 +187,11 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Set secret' }).click();
     const row = page.getByRole('row', { name: /GREETING/ });
     await row.getByText('v1').waitFor({ timeout: 30_000 });
+    // rotate: a new version, the value still never shown
+    await page.getByRole('button', { name: 'Rotate GREETING' }).click();
+    await page.getByLabel('Secret value').fill(`${canary}-2`);
+    await page.getByRole('button', { name: 'Rotate', exact: true }).click();
+    await row.getByText('v2').waitFor({ timeout: 30_000 });
     expect(await page.content()).not.toContain(canary);
     await shot(page, 'secrets');
 

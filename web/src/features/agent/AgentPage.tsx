@@ -27,6 +27,7 @@ export default function AgentPage({ agentId, tab }: { agentId: string; tab: stri
   if (agent.isPending) return <Loading what="agent" />;
   if (agent.error) return <ErrorNotice error={agent.error} retry={() => void agent.refetch()} />;
   const a = agent.data;
+  if (!a) return <Loading what="agent" />;
   return (
     <div className="flex flex-col gap-4">
       <nav aria-label="Breadcrumb" className="text-sm text-slate-500">

@@ -20,12 +20,25 @@ export function useAgents() {
   return convex ? live : rest;
 }
 
+/**
+ * One agent. In Convex mode it is read from the live agents query (Convex has no single-agent
+ * dashboard query), so a rollback's pointer switch shows without any event; an agent that is not
+ * among them (another owner's, or deleted) is the api's answer, `not_found` with its request id.
+ */
 export function useAgent(agentId: string) {
   const { api } = useClients();
-  return useQuery({
-    queryKey: qk.agent(agentId),
-    queryFn: () => unwrap(api.v1.agents[':agentId'].$get({ param: { agentId } })),
+  const convex = useMode() === 'convex';
+  const live = useQuery({
+    ...convexQuery(convexApi.dashboard.agents, { paginationOpts: FIRST_PAGE }),
+    ...convexOnly(convex),
+    select: (p) => p.page.find((a) => a.id === agentId) ?? null,
   });
+  const known = convex && live.data != null;
+  const rest = useQuery({
+    queryKey: qk.agent(agentId),
+    queryFn: known ? skipToken : () => unwrap(api.v1.agents[':agentId'].$get({ param: { agentId } })),
+  });
+  return known ? live : rest;
 }
 
 export function useAccount() {
