@@ -1,6 +1,7 @@
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { QueryClientProvider } from '@tanstack/react-query';
+import { QueryCache, QueryClientProvider } from '@tanstack/react-query';
 import type { DashboardConfig } from './config.js';
+import { ApiError } from './errors.js';
 import { createQueryClient } from './query-client.js';
 import { Dashboard } from './Dashboard.js';
 import { LocalSignIn } from '../features/auth/LocalSignIn.js';
@@ -31,8 +32,23 @@ export function Root({ config }: { config: DashboardConfig }) {
 }
 
 function LocalRoot() {
-  const queryClient = useMemo(() => createQueryClient(), []);
   const [local, setLocal] = useState(loadLocalSession);
+  // A local token that the api no longer takes (expired, or the platform's key pair was reset)
+  // ends the session: back to sign-in rather than every page showing `unauthorized`.
+  const queryClient = useMemo(
+    () =>
+      createQueryClient({
+        queryCache: new QueryCache({
+          onError: (err) => {
+            if (err instanceof ApiError && err.status === 401) {
+              saveLocalSession(null);
+              setLocal(null);
+            }
+          },
+        }),
+      }),
+    [],
+  );
   const session = useMemo<Session | null>(
     () =>
       local && {
