@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,7 @@ async function signIn(context: BrowserContext, userId: string): Promise<Page> {
 
 describe.skipIf(skip !== null)('dashboard in Chromium', () => {
   beforeAll(async () => {
+    rmSync(SHOTS, { recursive: true, force: true }); // this run's screenshots only
     mkdirSync(SHOTS, { recursive: true });
     platform = await startPlatform();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
@@ -172,6 +173,7 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     const sessionId = await page.getByLabel('Session id').inputValue();
     expect(sessionId).toMatch(/^ses_/);
     await page.getByText(/8 pieces · request req_/).waitFor();
+    await page.getByRole('button', { name: 'Invoke', exact: true }).waitFor(); // the stream has ended
     await shot(page, 'playground-streamed');
     // a second call in the same session, JSON this time
     await page.getByLabel('Stream (SSE)').uncheck();
