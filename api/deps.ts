@@ -30,4 +30,9 @@ export interface ApiDeps {
    * secret) and `POST /v1/billing/checkout` (with a client, which needs the API key). Absent: billing is off.
    */
   billing?: { config: BillingConfig; lemonSqueezy?: LemonSqueezy };
+  /**
+   * Signs a local token for a user id: present only when auth is local (no Clerk keys), and
+   * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.
+   */
+  localSignIn?: (userId: string) => Promise<string>;
 }

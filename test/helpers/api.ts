@@ -14,7 +14,13 @@ import { client } from './http.js';
 export async function apiUnderTest(
   store: Store,
   workflows: Workflows,
-  opts: { runtimes?: Runtime[]; defaultTier?: Tier; telemetryKey?: (deploymentId: string) => Buffer } = {},
+  opts: {
+    runtimes?: Runtime[];
+    defaultTier?: Tier;
+    telemetryKey?: (deploymentId: string) => Buffer;
+    /** Open `POST /auth/local-token` (the dashboard's sign-in without Clerk). */
+    localSignIn?: boolean;
+  } = {},
 ) {
   const auth = localAuth();
   const changes = new ChangeFeed(store);
@@ -29,6 +35,7 @@ export async function apiUnderTest(
     log,
     changes,
     ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
+    ...(opts.localSignIn ? { localSignIn: auth.token } : {}),
   });
   return {
     app,
