@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { API_MAX_BODY_BYTES } from '../lib/contracts/index.js';
 import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
+import { HttpMetrics } from '../lib/http/metrics.js';
 import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
@@ -41,8 +42,10 @@ export function createApiApp(deps: ApiDeps) {
     .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));
 
+  const metrics = deps.metrics ?? new HttpMetrics('api');
   return (
     new Hono<AuthedEnv>()
+      .use('*', metrics.middleware())
       .use('*', withRequestId())
       // Refused from the Content-Length header, or counted as a chunked body streams in: an
       // oversized body is never read whole.
@@ -55,6 +58,7 @@ export function createApiApp(deps: ApiDeps) {
       .onError(onError(deps.log))
       .notFound(notFoundRoute)
       .get('/healthz', (c) => c.json({ ok: true }))
+      .get('/metrics', () => metrics.handler())
       .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
       // the dashboard's sign-in without Clerk; refuses every call unless auth is local

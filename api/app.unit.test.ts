@@ -4,6 +4,7 @@ import { API_MAX_BODY_BYTES, ErrorEnvelope } from '../lib/contracts/index.js';
 import { listen, type Listening } from '../lib/http/serve.js';
 import { openStore, type Store } from '../lib/store/index.js';
 import { apiUnderTest } from '../test/helpers/api.js';
+import { metricValue } from '../test/helpers/http.js';
 import { fakeWorkflows } from '../test/helpers/workflows.js';
 
 // What the api answers before any route runs, on a real HTTP server: oversized bodies and
@@ -97,5 +98,27 @@ describe('api: refusals before any route', () => {
     const res = await raw('NOT-HTTP\r\n\r\n');
     expect(res.status).toBe(400);
     expect(ErrorEnvelope.parse(JSON.parse(res.body)).error.code).toBe('validation_failed');
+  });
+});
+
+describe('api metrics', () => {
+  it('counts requests by route pattern and status, and errors by code, at GET /metrics', async () => {
+    const token = await api.token('metrics-user');
+    for (let i = 0; i < 2; i++) expect((await api.call('GET', '/v1/account', { token })).status).toBe(200);
+    expect((await api.call('GET', '/v1/agents/agt_nope', { token })).status).toBe(404);
+    expect((await api.call('GET', '/v1/account', {})).status).toBe(401);
+    const text = await (await api.app.request('/metrics')).text();
+    expect(
+      metricValue(text, 'webhost_http_requests_total', { route: '/v1/account', status: '200', service: 'api' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      metricValue(text, 'webhost_http_requests_total', { route: '/v1/agents/:agentId', status: '404' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'webhost_http_errors_total', { code: 'unauthorized' })).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(text, 'webhost_http_request_duration_seconds_count', { route: '/v1/account' }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(text).not.toContain('agt_nope');
+    expect(text).not.toContain('metrics-user');
   });
 });

@@ -1,3 +1,4 @@
+import type { HttpMetrics } from '../lib/http/metrics.js';
 import type { Authenticator } from '../lib/auth/verify.js';
 import type { BillingConfig } from '../lib/billing/config.js';
 import type { LemonSqueezy } from '../lib/billing/lemonsqueezy.js';
@@ -35,4 +36,6 @@ export interface ApiDeps {
    * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.
    */
   localSignIn?: (userId: string) => Promise<string>;
+  /** Prometheus metrics (`GET /metrics`); one is made when absent. */
+  metrics?: HttpMetrics;
 }

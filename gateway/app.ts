@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { notFoundRoute, onError } from '../lib/http/errors.js';
+import { HttpMetrics } from '../lib/http/metrics.js';
 import { withOwnRequestId, type AuthedEnv } from '../lib/http/middleware.js';
 import type { GatewayDeps } from './deps.js';
 import { invokeRoutes } from './routes/invoke.js';
@@ -12,11 +13,14 @@ export type { GatewayDeps } from './deps.js';
  * it never calls Temporal.
  */
 export function createGatewayApp(deps: GatewayDeps) {
+  const metrics = deps.metrics ?? new HttpMetrics('gateway');
   return new Hono<AuthedEnv>()
+    .use('*', metrics.middleware())
     .use('*', withOwnRequestId())
     .onError(onError(deps.log))
     .notFound(notFoundRoute)
     .get('/healthz', (c) => c.json({ ok: true }))
+    .get('/metrics', () => metrics.handler())
     .route('/v1/agents', invokeRoutes(deps));
 }
 

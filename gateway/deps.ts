@@ -1,6 +1,7 @@
 import type { Authenticator } from '../lib/auth/verify.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import type { AgentLimits } from '../lib/limits.js';
+import type { HttpMetrics } from '../lib/http/metrics.js';
 import type { Logger } from '../lib/log.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import type { ApiKeyStore, IdempotencyStore } from '../lib/store/index.js';
@@ -22,5 +23,7 @@ export interface GatewayDeps {
   meter?: UsageMeter;
   /** The monthly request limit; absent, none is enforced. */
   limiter?: RequestLimiter;
+  /** Prometheus metrics (`GET /metrics`); one is made when absent. */
+  metrics?: HttpMetrics;
   log: Logger;
 }

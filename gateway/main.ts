@@ -7,6 +7,7 @@ import { authConfigFromEnv, createAuthenticator, type Authenticator } from '../l
 import { invokeTokens, loadMasterKey } from '../lib/auth/platform-keys.js';
 import { configFromEnv } from '../lib/config.js';
 import type { Runtime } from '../lib/contracts/index.js';
+import { HttpMetrics } from '../lib/http/metrics.js';
 import { listen, type Listening } from '../lib/http/serve.js';
 import { limitsFromEnv, type AgentLimits } from '../lib/limits.js';
 import { createLogger } from '../lib/log.js';
@@ -36,6 +37,22 @@ export async function startGateway(opts: {
   await serving.start();
   const meter = new UsageMeter(opts.store, log).start();
   const limiter = new RequestLimiter(opts.store, log);
+  const metrics = new HttpMetrics('gateway');
+  metrics.gauge(
+    'webhost_usage_events_pending',
+    'Usage events buffered, not yet written to the store.',
+    () => meter.pending,
+  );
+  metrics.gauge(
+    'webhost_usage_events_written',
+    'Usage events this gateway has written to the store.',
+    () => meter.written,
+  );
+  metrics.gauge(
+    'webhost_usage_events_dropped',
+    'Usage events dropped because the store would not take them.',
+    () => meter.dropped,
+  );
   const server = await listen(
     createGatewayApp({
       serving,
@@ -46,6 +63,7 @@ export async function startGateway(opts: {
       idempotency: opts.store,
       meter,
       limiter,
+      metrics,
       log,
     }).fetch,
     opts.port,

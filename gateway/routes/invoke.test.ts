@@ -9,7 +9,7 @@ import { apiUnderTest } from '../../test/helpers/api.js';
 import { localAuth } from '../../test/helpers/auth.js';
 import { deployLive, startDeployEnv, type DeployEnv } from '../../test/helpers/deploy-env.js';
 import { agentSource, echoVersion, exampleSource } from '../../test/helpers/fixtures.js';
-import { client, expectError } from '../../test/helpers/http.js';
+import { client, expectError, metricValue } from '../../test/helpers/http.js';
 import { fakeWorkflows } from '../../test/helpers/workflows.js';
 import { listen } from '../../lib/http/serve.js';
 import { createGatewayApp } from '../app.js';
@@ -647,5 +647,26 @@ describe('invoke/v1 monthly request limit', () => {
     await meter.flush();
     const events = (await env.store.listUsageEvents({ ownerId: owner, agentId: agent.id, limit: 100 })).items;
     expect(events).toHaveLength(5);
+  });
+});
+
+describe('gateway metrics', () => {
+  it('counts requests by route pattern and status, their latency, and errors by code at GET /metrics', async () => {
+    const scrape = async () => (await app.request('/metrics')).text();
+    const invokeRoute = { route: '/v1/agents/:agentId/invoke', method: 'POST' };
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) expect((await invoke(agents.echo!, { input: i })).status).toBe(200);
+    await expectError(await invoke(newId('agt'), { input: 1 }), 404, 'not_found');
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string>) =>
+      metricValue(after, name, labels) - metricValue(before, name, labels);
+    expect(delta('webhost_http_requests_total', { ...invokeRoute, status: '200', service: 'gateway' })).toBe(3);
+    expect(delta('webhost_http_requests_total', { ...invokeRoute, status: '404' })).toBe(1);
+    expect(delta('webhost_http_request_duration_seconds_count', invokeRoute)).toBe(4);
+    expect(delta('webhost_http_errors_total', { code: 'not_found' })).toBe(1);
+    // the limit test above refused 7 invokes: request-limit rejections are errors by code
+    expect(metricValue(after, 'webhost_http_errors_total', { code: 'limit_exceeded' })).toBeGreaterThanOrEqual(7);
+    // no concrete path or id in any label
+    expect(after).not.toContain(agents.echo!);
   });
 });

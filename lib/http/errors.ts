@@ -10,6 +10,7 @@ function errorBody(c: Context, code: ErrorCode, message: string, details?: unkno
 }
 
 export function errorResponse(c: Context, code: ErrorCode, message: string, details?: unknown): Response {
+  c.set('errorCode', code);
   return c.json(errorBody(c, code, message, details), errorStatus[code]);
 }
 

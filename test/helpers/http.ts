@@ -30,3 +30,16 @@ export async function expectError(res: Response, status: number, code: ErrorCode
   expect(body.error.requestId).toBe(res.headers.get('x-request-id'));
   return body.error;
 }
+
+/** A sample's value in a Prometheus text exposition, matched by name and (a subset of) labels; 0 when absent. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const sampleLabels = Object.fromEntries(
+      [...line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    if (Object.entries(labels).every(([k, v]) => sampleLabels[k] === v)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
