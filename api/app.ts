@@ -10,6 +10,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
+import { logRoutes } from './routes/logs.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
 import { telemetryRoutes } from './routes/telemetry.js';
@@ -35,6 +36,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
     .route('/', usageRoutes(deps))
+    .route('/', logRoutes(deps, deps.logTail))
     .route('/api-keys', apiKeyRoutes(deps))
     .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));

@@ -51,6 +51,10 @@ export const TelemetryBatch = z
   });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 
-/** What the api answers a batch it took: events new to it, and events it had already counted. */
-export const TelemetryAccepted = z.object({ accepted: z.number().int(), duplicates: z.number().int() });
+/** What the api answers a batch it took: events new to it, and events it had already counted; the same for log lines. */
+export const TelemetryAccepted = z.object({
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  logs: z.object({ accepted: z.number().int(), duplicates: z.number().int() }).optional(),
+});
 export type TelemetryAccepted = z.infer<typeof TelemetryAccepted>;

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { createApiApp } from '../../api/app.js';
 import { ChangeFeed } from '../../api/change-feed.js';
+import type { LogTailTiming } from '../../api/routes/logs.js';
 import type { Workflows } from '../../api/temporal.js';
 import type { Runtime, Tier } from '../../lib/contracts/index.js';
 import type { Store } from '../../lib/store/index.js';
@@ -14,7 +15,12 @@ import { client } from './http.js';
 export async function apiUnderTest(
   store: Store,
   workflows: Workflows,
-  opts: { runtimes?: Runtime[]; defaultTier?: Tier; telemetryKey?: (deploymentId: string) => Buffer } = {},
+  opts: {
+    runtimes?: Runtime[];
+    defaultTier?: Tier;
+    telemetryKey?: (deploymentId: string) => Buffer;
+    logTail?: LogTailTiming;
+  } = {},
 ) {
   const auth = localAuth();
   const changes = new ChangeFeed(store);
@@ -29,6 +35,7 @@ export async function apiUnderTest(
     log,
     changes,
     ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
+    ...(opts.logTail ? { logTail: opts.logTail } : {}),
   });
   return {
     app,
