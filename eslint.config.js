@@ -8,7 +8,7 @@ export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', 'dist/**', 'examples/**', 'convex/_generated/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

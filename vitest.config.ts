@@ -1,12 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
-// Four layers, all in `npm test`:
-//  unit         pure code and the store on in-memory PGlite; no processes started
+// Five layers, all in `npm test`:
+//  unit         pure code and the store on in-memory PGlite, and the dashboard's views
+//               (web/**/*.unit.test.tsx, in happy-dom); no processes started
 //  integration  workflows, api routes and the local runtime against a real Temporal dev
 //               server (one per run, from test/global-temporal.ts) and real workerd
 //  e2e          the real platform processes, started the way `npm start` starts them
 //  security     a hostile tenant against the real platform processes
+//  browser      the dashboard in Debian's Chromium (playwright-core) against the real platform
 export default defineConfig({
+  // the dashboard's TSX, as web/vite.config.ts compiles it
+  oxc: { jsx: { runtime: 'automatic' } },
   test: {
     pool: 'forks',
     maxWorkers: 2,
@@ -18,7 +22,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
-          include: ['{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts'],
+          include: [
+            '{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts',
+            'web/**/*.unit.test.{ts,tsx}',
+          ],
         },
       },
       {
@@ -53,6 +60,18 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           sequence: { groupOrder: 2 },
+        },
+      },
+      // After the platform layers, alone: a whole platform and a browser.
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/global-bundle.ts', 'test/global-web.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

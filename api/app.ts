@@ -11,6 +11,7 @@ import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
+import { localAuthRoutes } from './routes/local-auth.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
 import { telemetryRoutes } from './routes/telemetry.js';
@@ -22,6 +23,7 @@ import { usageRoutes } from './routes/usage.js';
  *  - routes a signature authenticates (`/webhooks/*` from the billing provider, `/v1/telemetry`
  *    from the agents' shim) are mounted first, outside the user-auth middleware;
  *  - `/admin/*` needs the operator token (`npm run admin`), never a user token;
+ *  - `/auth/local-token` signs a local token, only when auth is local (no Clerk);
  *  - everything else under `/v1` needs a user token.
  */
 export function createApiApp(deps: ApiDeps) {
@@ -57,6 +59,8 @@ export function createApiApp(deps: ApiDeps) {
       .get('/healthz', (c) => c.json({ ok: true }))
       .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
+      // the dashboard's sign-in without Clerk; refuses every call unless auth is local
+      .route('/auth', localAuthRoutes(deps))
       .route('/v1', user)
   );
 }

@@ -33,4 +33,9 @@ export interface ApiDeps {
   billing?: { config: BillingConfig; lemonSqueezy?: LemonSqueezy };
   /** How `GET /v1/agents/:id/logs` tails pace themselves (api/routes/logs.ts `LOG_TAIL_TIMING` unless told). */
   logTail?: LogTailTiming;
+  /**
+   * Signs a local token for a user id: present only when auth is local (no Clerk keys), and
+   * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.
+   */
+  localSignIn?: (userId: string) => Promise<string>;
 }

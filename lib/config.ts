@@ -6,6 +6,8 @@ export interface PlatformConfig {
   apiPort: number;
   gatewayPort: number;
   runtimePort: number;
+  /** The dashboard (web/), with its proxy to the api and the gateway. */
+  dashboardPort: number;
   temporal: {
     /** An external Temporal; when absent the platform starts the dev server. */
     address: string | undefined;
@@ -28,6 +30,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     apiPort: port(env.API_PORT, 3000),
     gatewayPort: port(env.GATEWAY_PORT, 8787),
     runtimePort: port(env.LOCAL_RUNTIME_PORT, 8790),
+    dashboardPort: port(env.DASHBOARD_PORT, 5173),
     temporal: {
       address: env.TEMPORAL_ADDRESS || undefined,
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',

@@ -23,6 +23,8 @@ fi
 
 step "building the workflow bundle (skipped when up to date)"
 tsx scripts/build-workflows.ts
+step "building the dashboard (skipped when up to date)"
+tsx scripts/build-web.ts
 
 case "${1:-}" in
   start)

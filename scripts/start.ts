@@ -31,6 +31,9 @@ import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
+import { ensureLocalKeyPair } from '../lib/auth/local-keys.js';
+import { signLocalToken } from '../lib/auth/sign.js';
+import { dashboardConfigFromEnv, startDashboard } from '../web/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
@@ -154,6 +157,12 @@ try {
       operatorToken: operatorToken(masterKey),
       telemetryKey,
       billing,
+      // the dashboard's local sign-in, only without Clerk (README, Dashboard)
+      ...(authConfig.mode === 'local'
+        ? {
+            localSignIn: (userId: string) => signLocalToken(ensureLocalKeyPair(config.dataDir).privateKeyPem, userId),
+          }
+        : {}),
     }).fetch,
     config.apiPort,
   );
@@ -166,11 +175,20 @@ try {
     port: config.gatewayPort,
   });
   cleanups.push(gateway.close);
+  // 6. The dashboard, built beforehand (scripts/build-web.ts), with its proxy to api and gateway.
+  const dashboard = await startDashboard({
+    port: config.dashboardPort,
+    apiUrl: api.url,
+    gatewayUrl: gateway.url,
+    config: dashboardConfigFromEnv(process.env, authConfig.mode === 'local' ? 'local' : 'clerk'),
+  });
+  cleanups.push(dashboard.close);
 
   console.log(
     [
       '',
       'webhost.systems is running',
+      `  dashboard    ${dashboard.url}`,
       `  api          ${api.url}`,
       `  gateway      ${gateway.url}`,
       `  temporal     ${temporalAddress}${temporalUi ? `   (UI ${temporalUi})` : ''}`,
@@ -179,12 +197,18 @@ try {
         .map((r) => `, ${r}`)
         .join('')}`,
       `  state        ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${join(config.dataDir, 'pg')}`}`,
-      `  auth         ${authConfig.mode === 'local' ? 'local key pair; get a token with: npm run --silent token -- alice' : 'Clerk'}`,
+      `  auth         ${authConfig.mode === 'local' ? 'local key pair; sign in to the dashboard with any user id, or get a token with: npm run --silent token -- alice' : 'Clerk'}`,
       '',
     ].join('\n'),
   );
   console.log(
-    JSON.stringify({ event: 'platform_ready', api: api.url, gateway: gateway.url, temporal: temporalAddress }),
+    JSON.stringify({
+      event: 'platform_ready',
+      api: api.url,
+      gateway: gateway.url,
+      dashboard: dashboard.url,
+      temporal: temporalAddress,
+    }),
   );
 } catch (err) {
   log.error({ err }, 'platform failed to start');

@@ -20,6 +20,8 @@ export async function apiUnderTest(
     defaultTier?: Tier;
     telemetryKey?: (deploymentId: string) => Buffer;
     logTail?: LogTailTiming;
+    /** Open `POST /auth/local-token` (the dashboard's sign-in without Clerk). */
+    localSignIn?: boolean;
   } = {},
 ) {
   const auth = localAuth();
@@ -36,6 +38,7 @@ export async function apiUnderTest(
     changes,
     ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
     ...(opts.logTail ? { logTail: opts.logTail } : {}),
+    ...(opts.localSignIn ? { localSignIn: auth.token } : {}),
   });
   return {
     app,

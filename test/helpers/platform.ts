@@ -14,11 +14,14 @@ export interface PlatformPorts {
   runtime: number;
   temporal: number;
   temporalUi: number;
+  dashboard: number;
 }
 
 export interface RunningPlatform {
   apiUrl: string;
   gatewayUrl: string;
+  /** The dashboard, serving dist/web (built by scripts/build-web.ts) and proxying api and gateway. */
+  dashboardUrl: string;
   dataDir: string;
   ports: PlatformPorts;
   token(userId: string): Promise<string>;
@@ -36,6 +39,7 @@ export async function allocatePorts(): Promise<PlatformPorts> {
     runtime: await freePort(),
     temporal: await freePort(),
     temporalUi: await freePort(),
+    dashboard: await freePort(),
   };
 }
 
@@ -60,6 +64,7 @@ export async function startPlatform(
       LOCAL_RUNTIME_PORT: String(ports.runtime),
       TEMPORAL_PORT: String(ports.temporal),
       TEMPORAL_UI_PORT: String(ports.temporalUi),
+      DASHBOARD_PORT: String(ports.dashboard),
       LOG_LEVEL: 'warn',
       LOCAL_RUNTIME_DRAIN_MS: '1000',
       TEMPORAL_ADDRESS: '',
@@ -98,6 +103,7 @@ export async function startPlatform(
   return {
     apiUrl: `http://127.0.0.1:${ports.api}`,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    dashboardUrl: `http://127.0.0.1:${ports.dashboard}`,
     dataDir,
     ports,
     token: (userId) => signLocalToken(privateKeyPem, userId),
