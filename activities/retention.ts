@@ -27,6 +27,8 @@ export interface DeleteExpiredTelemetryInput {
 export interface DeleteExpiredTelemetryResult {
   /** Events this call deleted. */
   deleted: number;
+  /** Log lines this call deleted (the same cutoff: logs are kept as long as raw telemetry). */
+  logsDeleted?: number;
   /** The budget ran out before a batch came back short: call again. */
   more: boolean;
 }
@@ -34,6 +36,7 @@ export interface DeleteExpiredTelemetryResult {
 /** Heartbeat details: the running count of this call, for operators in Temporal UI. */
 export interface DeleteExpiredTelemetryProgress {
   deleted: number;
+  logsDeleted: number;
   batches: number;
 }
 
@@ -60,25 +63,38 @@ export function createRetentionActivities(deps: RetentionActivityDeps) {
     },
 
     /**
-     * Deletes the raw telemetry events of owners on `tier` older than `cutoff`, a batch at a
-     * time, until a batch deletes fewer than `batchSize` (done) or the budget runs out
-     * (`more: true`). Heartbeats with the running count after each batch; stops between
+     * Deletes the raw telemetry events and log lines of owners on `tier` older than `cutoff`, a
+     * batch of each at a time, until both come back short of `batchSize` (done) or the budget
+     * runs out (`more: true`). Heartbeats with the running count after each batch; stops between
      * batches when the workflow cancels it.
      */
     async deleteExpiredTelemetry(input: DeleteExpiredTelemetryInput): Promise<DeleteExpiredTelemetryResult> {
       const ctx = Context.current();
       const cutoff = new Date(input.cutoff);
       const started = Date.now();
-      const progress: DeleteExpiredTelemetryProgress = { deleted: 0, batches: 0 };
+      const progress: DeleteExpiredTelemetryProgress = { deleted: 0, logsDeleted: 0, batches: 0 };
+      let eventsLeft = true;
+      let logsLeft = true;
       for (;;) {
-        const { deleted } = await storeCall(() =>
-          deps.store.deleteTelemetryBefore({ tier: input.tier, cutoff, limit: input.batchSize }),
-        );
-        progress.deleted += deleted;
+        if (eventsLeft) {
+          const { deleted } = await storeCall(() =>
+            deps.store.deleteTelemetryBefore({ tier: input.tier, cutoff, limit: input.batchSize }),
+          );
+          progress.deleted += deleted;
+          eventsLeft = deleted >= input.batchSize;
+        }
+        if (logsLeft) {
+          const { deleted } = await storeCall(() =>
+            deps.store.deleteLogsBefore({ tier: input.tier, cutoff, limit: input.batchSize }),
+          );
+          progress.logsDeleted += deleted;
+          logsLeft = deleted >= input.batchSize;
+        }
         progress.batches += 1;
         ctx.heartbeat(progress);
-        if (deleted < input.batchSize) return { deleted: progress.deleted, more: false };
-        if (Date.now() - started >= input.budgetMs) return { deleted: progress.deleted, more: true };
+        const result = { deleted: progress.deleted, logsDeleted: progress.logsDeleted };
+        if (!eventsLeft && !logsLeft) return { ...result, more: false };
+        if (Date.now() - started >= input.budgetMs) return { ...result, more: true };
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       }
     },

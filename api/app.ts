@@ -11,6 +11,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
+import { logRoutes } from './routes/logs.js';
 import { localAuthRoutes } from './routes/local-auth.js';
 import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -38,6 +39,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', rollbackRoutes(deps))
     .route('/', secretRoutes(deps))
     .route('/', usageRoutes(deps))
+    .route('/', logRoutes(deps, deps.logTail))
     .route('/api-keys', apiKeyRoutes(deps))
     .route('/billing', billingRoutes(deps))
     .route('/events', eventRoutes(deps));

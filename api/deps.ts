@@ -6,6 +6,7 @@ import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { LogTailTiming } from './routes/logs.js';
 import type { Workflows } from './temporal.js';
 
 export interface ApiDeps {
@@ -31,6 +32,8 @@ export interface ApiDeps {
    * secret) and `POST /v1/billing/checkout` (with a client, which needs the API key). Absent: billing is off.
    */
   billing?: { config: BillingConfig; lemonSqueezy?: LemonSqueezy };
+  /** How `GET /v1/agents/:id/logs` tails pace themselves (api/routes/logs.ts `LOG_TAIL_TIMING` unless told). */
+  logTail?: LogTailTiming;
   /**
    * Signs a local token for a user id: present only when auth is local (no Clerk keys), and
    * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.

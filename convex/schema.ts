@@ -8,6 +8,7 @@ import {
   DeployStep,
   EventKind,
   Framework,
+  LogLevel,
   Runtime,
   SourceType,
   StepLogEntry,
@@ -74,6 +75,8 @@ export const user = v.object({
    * finds the owners of a tier with something to delete by index, without scanning the rest.
    */
   telemetryFrom: v.nullable(v.number()),
+  /** The same for the owner's oldest log line (absent on users written before logs existed). */
+  logsFrom: v.optional(v.nullable(v.number())),
   createdAt: v.number(),
   updatedAt: v.number(),
 });
@@ -181,6 +184,25 @@ export const telemetryEvent = v.object({
 });
 export type TelemetryEventDoc = Infer<typeof telemetryEvent>;
 
+export const logLevel = literals(...LogLevel.options);
+/** A log line (lib/contracts/logs.ts `LogLine`); `seq` per agent, from its `logCounters` row. */
+export const logLine = v.object({
+  lineId: v.string(),
+  ownerId: v.string(),
+  agentId: v.string(),
+  deploymentId: v.string(),
+  seq: v.number(),
+  at: v.number(),
+  level: logLevel,
+  message: v.string(),
+  requestId: v.nullable(v.string()),
+  sessionId: v.nullable(v.string()),
+  dropped: v.number(),
+});
+export type LogLineDoc = Infer<typeof logLine>;
+/** An agent's last log seq: kept apart from its lines, so deleting them never reuses a seq. */
+export const logCounter = v.object({ agentId: v.string(), seq: v.number() });
+
 export const hourlyMetric = v.object({
   ownerId: v.string(),
   agentId: v.string(),
@@ -260,7 +282,10 @@ export const change = v.object({ ownerId: v.string(), kind: changeKind, id: v.st
 export type ChangeDoc = Infer<typeof change>;
 
 export default defineSchema({
-  users: defineTable(user).index('by_userId', ['userId']).index('by_tier_telemetryFrom', ['tier', 'telemetryFrom']),
+  users: defineTable(user)
+    .index('by_userId', ['userId'])
+    .index('by_tier_telemetryFrom', ['tier', 'telemetryFrom'])
+    .index('by_tier_logsFrom', ['tier', 'logsFrom']),
   agents: defineTable(agent)
     .index('by_agentId', ['agentId'])
     .index('by_ownerId_status_agentId', ['ownerId', 'status', 'agentId'])
@@ -276,6 +301,11 @@ export default defineSchema({
     .index('by_deploymentId_eventId', ['deploymentId', 'eventId'])
     .index('by_agentId_at_eventId', ['agentId', 'at', 'eventId'])
     .index('by_ownerId_at', ['ownerId', 'at']),
+  logLines: defineTable(logLine)
+    .index('by_agentId_seq', ['agentId', 'seq'])
+    .index('by_deploymentId_lineId', ['deploymentId', 'lineId'])
+    .index('by_ownerId_at', ['ownerId', 'at']),
+  logCounters: defineTable(logCounter).index('by_agentId', ['agentId']),
   hourlyMetrics: defineTable(hourlyMetric)
     .index('by_agentId_hour_runtime', ['agentId', 'hour', 'runtime'])
     .index('by_ownerId_hour', ['ownerId', 'hour']),

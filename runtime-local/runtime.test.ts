@@ -86,6 +86,15 @@ describe('telemetry from the shim, through the local runtime to the api', () => 
     }
   }
 
+  async function linesOf(store: Store, o: { ownerId: string; agentId: string }, count: number) {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const lines = await store.listLogsAfter({ ownerId: o.ownerId, agentId: o.agentId, after: 0, limit: 100 });
+      if (lines.length >= count || Date.now() > deadline) return lines;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   it('never delays the answer or fails the agent when the api cannot be reached', async () => {
     // a port nothing listens on: every post fails at once and is tried again after a pause
     const closed = await listen(() => new Response(null), 0);
@@ -170,6 +179,7 @@ describe('telemetry from the shim, through the local runtime to the api', () => 
         export default { async fetch(req, env, ctx) {
           const { input } = await req.json();
           await sleep(30);
+          console.log('hello', req.headers.get('x-request-id'), { input });
           ctx.waitUntil(sleep(20, { usage: { promptTokens: 5, completionTokens: 2 } }));
           ctx.waitUntil(sleep(10).then(() => { throw new Error('late failure'); }));
           return Response.json({ output: input, env: Object.keys(env) });
@@ -203,6 +213,24 @@ describe('telemetry from the shim, through the local runtime to the api', () => 
       const calls = after.filter((e) => e.kind === 'invocation');
       expect(calls).toHaveLength(2);
       expect(calls.find((e) => e.id !== call!.id)!.computeMs).toBeGreaterThanOrEqual(4 * 25);
+
+      // console.* lines arrive signed, each with the request id of the call that wrote it,
+      // though the calls ran at once in one isolate; the shim's own line for the failed
+      // background work too
+      const lines = await linesOf(store, json, 5 + 5);
+      const hellos = lines.filter((l) => l.message.startsWith('hello '));
+      expect(hellos.map((l) => [l.message, l.requestId, l.sessionId, l.level]).sort()).toEqual(
+        ['req_telemetry1', 'req_telemetry12', 'req_telemetry13', 'req_telemetry14', 'req_telemetry15'].map((r) => [
+          `hello ${r} {"input":"hi"}`,
+          r,
+          'ses_t',
+          'log',
+        ]),
+      );
+      expect(hellos.every((l) => /^log:[0-9a-f]{32}:\d+$/.test(l.id))).toBe(true);
+      const failures = lines.filter((l) => l.message === 'background work failed: late failure');
+      expect(failures).toHaveLength(5);
+      expect(failures.every((l) => l.level === 'error' && l.requestId?.startsWith('req_telemetry1'))).toBe(true);
 
       // SSE: the call is timed to the end of its stream, not to its first byte
       const sse = await telemetryOwner(store, 'pro');

@@ -8,6 +8,7 @@
 //   npm run --silent webhost -- secrets list <agent>
 //   npm run --silent webhost -- secrets rm <agent> NAME
 //   npm run --silent webhost -- usage [--period YYYY-MM]             (the current period by default)
+//   npm run --silent webhost -- logs <agent> [--follow] [--limit n]  (--follow: a live tail, reconnecting)
 // <agent> is an agent's name or id.
 // Reads WEBHOST_TOKEN (else signs a local token for user "alice"), API_URL and GATEWAY_URL.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,8 +21,10 @@ import {
   FILES_MAX_COUNT,
   FILES_MAX_TOTAL_BYTES,
   type DeploymentSource,
+  type LogLine,
   type UsageReport,
 } from '../lib/contracts/index.js';
+import { FollowError, followLogs } from '../lib/logs/follow.js';
 
 // A failed call is reported as one line (the api's error code and message), not a stack trace.
 process.on('uncaughtException', (err) => {
@@ -40,6 +43,8 @@ const { positionals, values } = parseArgs({
     path: { type: 'string' },
     runtime: { type: 'string' },
     period: { type: 'string' },
+    follow: { type: 'boolean', short: 'f' },
+    limit: { type: 'string' },
   },
 });
 const config = configFromEnv();
@@ -241,6 +246,33 @@ if (command === 'deploy' && (args[0] || values.git)) {
   const query = values.period ? `?period=${encodeURIComponent(values.period)}` : '';
   const report = await call<UsageReport>('GET', `${api}/v1/usage${query}`);
   console.log(usageText(report));
+} else if (command === 'logs' && args[0]) {
+  const agent = await findAgent(args[0]);
+  const url = `${api}/v1/agents/${agent.id}/logs`;
+  if (values.follow) {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    try {
+      await followLogs(
+        { url, headers: { authorization: headers.authorization }, signal: stop.signal },
+        {
+          line: (l) => console.log(logText(l)),
+          dropped: (n) => console.error(`webhost: ${n} log line${n === 1 ? ' was' : 's were'} dropped`),
+          reconnecting: (reason, attempt) =>
+            // the api ends every tail after a while: only a break is worth telling
+            reason === 'the stream ended' ? undefined : console.error(`webhost: ${reason}; reconnecting (${attempt})`),
+        },
+      );
+    } catch (err) {
+      if (err instanceof FollowError) throw new Error(`GET ${url}: ${err.message}`);
+      throw err;
+    }
+  } else {
+    const limit = Math.min(Math.max(Number(values.limit ?? 100) || 100, 1), 100);
+    const page = await call<{ items: LogLine[] }>('GET', `${url}?limit=${limit}`);
+    if (page.items.length === 0) console.error(`${agent.name} has no log lines`);
+    for (const l of page.items.reverse()) console.log(logText(l));
+  }
 } else {
   console.error(
     [
@@ -251,9 +283,15 @@ if (command === 'deploy' && (args[0] || values.git)) {
       '  webhost rollback <agent> [<deploymentId>]',
       '  webhost secrets set <agent> NAME [value] | secrets list <agent> | secrets rm <agent> NAME',
       '  webhost usage [--period YYYY-MM]',
+      '  webhost logs <agent> [--follow] [--limit n]',
     ].join('\n'),
   );
   process.exit(2);
+}
+
+/** A log line as a person reads it: time, level, request id, message. */
+function logText(l: LogLine): string {
+  return `${l.at} ${l.level.toUpperCase().padEnd(5)} ${l.requestId ?? '-'} ${l.message}`;
 }
 
 /** The live deployment before the one that serves now: what a rollback goes back to by default. */

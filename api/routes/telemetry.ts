@@ -29,10 +29,11 @@ const badSignature = () => new AppError('unauthorized', 'missing or invalid tele
  *    an unknown deployment as for a wrong signature);
  * 4. the body is a valid batch (400), and the agent it claims is the deployment's (403: a
  *    valid key of deployment A claiming agent B, whoever owns B);
- * 5. the events are counted for the deployment's owner, agent and deployment as the store knows
- *    them, never as the body says; each event id once per deployment (`duplicates` are ids it
- *    already had: a redelivery or replay within the window counts nothing more).
- * A refused batch counts nothing. Answer: 202 `{ accepted, duplicates }`.
+ * 5. the events are counted, and the log lines kept, for the deployment's owner, agent and
+ *    deployment as the store knows them, never as the body says; each event id and line id once
+ *    per deployment (`duplicates` are ids it already had: a redelivery or replay within the
+ *    window counts nothing more).
+ * A refused batch counts and keeps nothing. Answer: 202 `{ accepted, duplicates, logs? }`.
  */
 export function telemetryRoutes(deps: ApiDeps) {
   return new Hono<AuthedEnv>().post(
@@ -75,14 +76,16 @@ export function telemetryRoutes(deps: ApiDeps) {
         );
         throw new AppError('forbidden', 'this deployment reports for its own agent only');
       }
-      let result: TelemetryAccepted;
+      const scope = { ownerId: owner.ownerId, agentId: owner.agentId, deploymentId: owner.deploymentId };
+      let result: TelemetryAccepted = { accepted: 0, duplicates: 0 };
       try {
-        result = await deps.store.ingestTelemetry({
-          ownerId: owner.ownerId,
-          agentId: owner.agentId,
-          deploymentId: owner.deploymentId,
-          events: batch.data.events,
-        });
+        if (batch.data.events.length > 0) {
+          result = await deps.store.ingestTelemetry({ ...scope, events: batch.data.events });
+        }
+        const lines = batch.data.logs ?? [];
+        if (lines.length > 0) {
+          result.logs = await deps.store.appendLogs({ ...scope, lines, dropped: batch.data.droppedLogs ?? 0 });
+        }
       } catch (err) {
         if (err instanceof AppError && err.code === 'not_found') throw badSignature();
         throw err;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { telemetryKeys } from '../../lib/auth/platform-keys.js';
 import {
+  LOG_MESSAGE_MAX,
   periodOf,
   TELEMETRY_BATCH_MAX,
   TELEMETRY_MAX_BODY_BYTES,
@@ -129,6 +130,56 @@ describe('telemetry: signed batches that count', () => {
     const again = await post(o.deploymentId, body.replace('"events":[', `"events":[${JSON.stringify(invocation(5))},`));
     expect(await again.json()).toEqual({ accepted: 1, duplicates: 1 });
     expect((await counted(o)).computeMs).toBe(before.computeMs + 5);
+  });
+});
+
+describe('telemetry: log lines in a signed batch', () => {
+  const line = (message: string, over: Record<string, unknown> = {}) => ({
+    id: `log:${newId('req')}`,
+    at: new Date().toISOString(),
+    level: 'log',
+    message,
+    ...over,
+  });
+  const kept = async (o: { ownerId: string; agentId: string }) =>
+    (await store.listLogsAfter({ ownerId: o.ownerId, agentId: o.agentId, after: 0, limit: 100 })).map((l) => ({
+      message: l.message,
+      requestId: l.requestId,
+      dropped: l.dropped,
+    }));
+
+  it('keeps the lines of a valid batch once, with or without events, and a line for the dropped ones', async () => {
+    const o = await telemetryOwner(store, 'pro');
+    const lines = [line('hello', { requestId: 'req_abc', sessionId: 'ses_1' }), line('again')];
+    const body = JSON.stringify({ agentId: o.agentId, events: [invocation(5)], logs: lines, droppedLogs: 2 });
+    const res = await post(o.deploymentId, body);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, duplicates: 0, logs: { accepted: 3, duplicates: 0 } });
+    expect(await (await post(o.deploymentId, body)).json()).toMatchObject({ logs: { accepted: 0, duplicates: 3 } });
+    const onlyLogs = await post(o.deploymentId, JSON.stringify({ agentId: o.agentId, events: [], logs: [line('x')] }));
+    expect(await onlyLogs.json()).toEqual({ accepted: 0, duplicates: 0, logs: { accepted: 1, duplicates: 0 } });
+    expect(await kept(o)).toEqual([
+      { message: "2 log lines were dropped by the agent's shim", requestId: null, dropped: 2 },
+      { message: 'hello', requestId: 'req_abc', dropped: 0 },
+      { message: 'again', requestId: null, dropped: 0 },
+      { message: 'x', requestId: null, dropped: 0 },
+    ]);
+  });
+
+  it('keeps no line of a forged, cross-agent or malformed batch', async () => {
+    const o = await telemetryOwner(store, 'pro');
+    const other = await telemetryOwner(store, 'pro');
+    const body = JSON.stringify({ agentId: o.agentId, events: [], logs: [line('forged')] });
+    await expectError(await post(o.deploymentId, body, { signWith: randomBytes(32) }), 401, 'unauthorized');
+    await expectError(await post(other.deploymentId, body), 403, 'forbidden');
+    const bad = (logs: unknown[], extra: Record<string, unknown> = {}) =>
+      post(o.deploymentId, JSON.stringify({ agentId: o.agentId, events: [], logs, ...extra }));
+    await expectError(await bad([line('x', { id: 'inv:1' })]), 400, 'validation_failed');
+    await expectError(await bad([line('x'.repeat(LOG_MESSAGE_MAX + 1))]), 400, 'validation_failed');
+    await expectError(await bad([line('x', { level: 'fatal' })]), 400, 'validation_failed');
+    await expectError(await bad([]), 400, 'validation_failed');
+    await expectError(await bad([], { droppedLogs: 3 }), 400, 'validation_failed');
+    expect(await kept(o)).toEqual([]);
   });
 });
 

@@ -23,6 +23,7 @@ import type * as deployments from "../deployments.js";
 import type * as functions from "../functions.js";
 import type * as idempotency from "../idempotency.js";
 import type * as limits from "../limits.js";
+import type * as logs from "../logs.js";
 import type * as model from "../model.js";
 import type * as secrets from "../secrets.js";
 import type * as telemetry from "../telemetry.js";
@@ -48,6 +49,7 @@ declare const fullApi: ApiFromModules<{
   functions: typeof functions;
   idempotency: typeof idempotency;
   limits: typeof limits;
+  logs: typeof logs;
   model: typeof model;
   secrets: typeof secrets;
   telemetry: typeof telemetry;

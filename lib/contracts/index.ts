@@ -9,3 +9,4 @@ export * from './accounts.js';
 export * from './usage.js';
 export * from './telemetry.js';
 export * from './billing.js';
+export * from './logs.js';

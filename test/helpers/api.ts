@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { createApiApp } from '../../api/app.js';
 import { ChangeFeed } from '../../api/change-feed.js';
+import type { LogTailTiming } from '../../api/routes/logs.js';
 import type { Workflows } from '../../api/temporal.js';
 import type { Runtime, Tier } from '../../lib/contracts/index.js';
 import type { Store } from '../../lib/store/index.js';
@@ -18,6 +19,7 @@ export async function apiUnderTest(
     runtimes?: Runtime[];
     defaultTier?: Tier;
     telemetryKey?: (deploymentId: string) => Buffer;
+    logTail?: LogTailTiming;
     /** Open `POST /auth/local-token` (the dashboard's sign-in without Clerk). */
     localSignIn?: boolean;
   } = {},
@@ -35,6 +37,7 @@ export async function apiUnderTest(
     log,
     changes,
     ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
+    ...(opts.logTail ? { logTail: opts.logTail } : {}),
     ...(opts.localSignIn ? { localSignIn: auth.token } : {}),
   });
   return {

@@ -9,6 +9,7 @@ import {
   type MeteredRequest,
   SecretMetadata,
   type FilesSource,
+  type ShimLogLine,
   type TelemetryEvent,
 } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
@@ -1027,6 +1028,99 @@ export function describeStoreContract(factory: StoreUnderTest) {
         25,
       );
       expect(await store.getUsage({ ownerId: alice, period: '2026-10' })).toEqual(usageBefore);
+    });
+
+    // ── log lines ──────────────────────────────────────────────────────────────────
+    const logLine = (at: string, over: Partial<ShimLogLine> = {}): ShimLogLine => ({
+      id: `log:${newId('req')}`,
+      at,
+      level: 'log',
+      message: `line ${at}`,
+      ...over,
+    });
+
+    it('keeps log lines once by id, in seq order, with a line for the ones the shim dropped', async () => {
+      const a = await liveAgent(alice);
+      const first = [
+        logLine('2026-10-01T00:00:00.000Z', { requestId: 'req_1', sessionId: 'ses_1', level: 'info' }),
+        logLine('2026-10-01T00:00:01.000Z', { level: 'error', message: 'boom' }),
+      ];
+      expect(await store.appendLogs({ ...a, lines: first, dropped: 0 })).toEqual({ accepted: 2, duplicates: 0 });
+      // a redelivered batch keeps nothing more; its dropped line too is kept once
+      const second = [logLine('2026-10-01T00:00:02.000Z')];
+      expect(await store.appendLogs({ ...a, lines: second, dropped: 3 })).toEqual({ accepted: 2, duplicates: 0 });
+      expect(await store.appendLogs({ ...a, lines: [...first, ...second], dropped: 0 })).toEqual({
+        accepted: 0,
+        duplicates: 3,
+      });
+      expect(await store.appendLogs({ ...a, lines: second, dropped: 3 })).toEqual({ accepted: 0, duplicates: 2 });
+
+      const all = await store.listLogsAfter({ ...a, after: 0, limit: 100 });
+      expect(all.map((l) => [l.level, l.message, l.dropped])).toEqual([
+        ['info', first[0]!.message, 0],
+        ['error', 'boom', 0],
+        ['warn', "3 log lines were dropped by the agent's shim", 3],
+        ['log', second[0]!.message, 0],
+      ]);
+      expect(all[0]).toMatchObject({
+        id: first[0]!.id,
+        requestId: 'req_1',
+        sessionId: 'ses_1',
+        deploymentId: a.deploymentId,
+      });
+      expect(all[1]).toMatchObject({ requestId: null, sessionId: null });
+      const seqs = all.map((l) => l.seq);
+      expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(4);
+
+      // a tail resumes after a seq; a page is newest first
+      expect((await store.listLogsAfter({ ...a, after: seqs[1]!, limit: 100 })).map((l) => l.seq)).toEqual(
+        seqs.slice(2),
+      );
+      expect((await store.listLogsAfter({ ...a, after: seqs[0]!, limit: 1 })).map((l) => l.seq)).toEqual([seqs[1]]);
+      const page1 = await store.listLogs({ ...a, limit: 3 });
+      expect(page1.items.map((l) => l.seq)).toEqual([...seqs].reverse().slice(0, 3));
+      const page2 = await store.listLogs({ ...a, limit: 3, cursor: page1.nextCursor! });
+      expect(page2).toEqual({ items: [all[0]], nextCursor: null });
+    });
+
+    it("keeps no log lines for a deployment that is not the agent's and owner's, and reads none of another owner's", async () => {
+      const a = await liveAgent(alice);
+      const b = await liveAgent(bob);
+      const lines = [logLine('2026-10-01T00:00:00.000Z')];
+      await expectAppError(store.appendLogs({ ...a, ownerId: bob, lines, dropped: 0 }), 'not_found');
+      await expectAppError(store.appendLogs({ ...a, deploymentId: b.deploymentId, lines, dropped: 0 }), 'not_found');
+      await store.appendLogs({ ...b, lines, dropped: 0 });
+      await expectAppError(store.listLogs({ ownerId: alice, agentId: b.agentId, limit: 10 }), 'not_found');
+      await expectAppError(
+        store.listLogsAfter({ ownerId: alice, agentId: b.agentId, after: 0, limit: 10 }),
+        'not_found',
+      );
+      expect(await store.listLogsAfter({ ...a, after: 0, limit: 10 })).toEqual([]);
+      expect((await store.listLogs({ ...b, limit: 10 })).items).toHaveLength(1);
+    });
+
+    it('retention deletes the log lines older than the cutoff for the tier, in batches', async () => {
+      await store.setUserTier({ userId: alice, tier: 'starter', now: now() });
+      await store.setUserTier({ userId: bob, tier: 'enterprise', now: now() });
+      const mine = await liveAgent(alice);
+      const theirs = await liveAgent(bob);
+      const cutoff = new Date('2026-10-15T00:00:00.000Z');
+      const old = Array.from({ length: 15 }, (_, i) =>
+        logLine(new Date(cutoff.getTime() - (i + 1) * 60_000).toISOString()),
+      );
+      const recent = [logLine(cutoff.toISOString()), logLine(new Date(cutoff.getTime() + 1000).toISOString())];
+      await store.appendLogs({ ...mine, lines: [...old, ...recent], dropped: 0 });
+      await store.appendLogs({ ...theirs, lines: old, dropped: 0 });
+      for (;;) {
+        const { deleted } = await store.deleteLogsBefore({ tier: 'starter', cutoff, limit: 10 });
+        expect(deleted).toBeLessThanOrEqual(10);
+        if (deleted < 10) break;
+      }
+      expect((await store.listLogsAfter({ ...mine, after: 0, limit: 100 })).map((l) => l.id)).toEqual(
+        recent.map((l) => l.id),
+      );
+      expect(await store.listLogsAfter({ ...theirs, after: 0, limit: 100 })).toHaveLength(15);
     });
 
     // ── billing periods, webhooks ────────────────────────────────────────────────────

@@ -1,6 +1,7 @@
 // The shim: a thin module the platform wraps around every agent at build time
 // (architecture.md, Runtimes). It runs inside the agent's isolate, in front of the agent's
 // own `fetch`, so it holds on every runtime.
+import { LOG_MESSAGE_MAX, LogLevel } from '../../contracts/logs.js';
 import {
   TELEMETRY_DEPLOYMENT_HEADER,
   TELEMETRY_SIGNATURE_HEADER,
@@ -59,6 +60,16 @@ export function telemetryBindings(input: {
 /** The gateway's request id, as every provider sends it to the agent. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/** The header with the caller's session id, as the gateway sends it to the agent. */
+export const SESSION_ID_HEADER = 'x-webhost-session-id';
+
+/** Log lines a shim keeps per isolate while its posts are slow or failing; more are dropped and counted. */
+export const SHIM_LOG_BUFFER_MAX = 1000;
+/** Log lines per signed post, at most. */
+export const SHIM_LOG_BATCH_MAX = 200;
+/** Bytes of log lines per signed post, at most (with `SHIM_BATCH_MAX` events, well under `TELEMETRY_MAX_BODY_BYTES`). */
+export const SHIM_LOG_BATCH_BYTES = 128 * 1024;
+
 /** Events a shim keeps per isolate while its posts are slow or failing; more are dropped, never blocking the agent. */
 export const SHIM_BUFFER_MAX = 1000;
 /** Events per signed post (well under `TELEMETRY_BATCH_MAX` and `TELEMETRY_MAX_BODY_BYTES`). */
@@ -104,8 +115,20 @@ export const SHIM_FLUSH_DELAY_MS = 1000;
  * tried `POST_ATTEMPTS` times with a timeout, then dropped; nothing of it throws into the agent.
  * The agent's named exports (Durable Object classes) pass through unchanged; only the default
  * export's `fetch` is measured.
+ *
+ * Logs: `console.debug/info/log/warn/error` are wrapped (the original is still called, so the
+ * runtime's own log sees every line). While telemetry is on, each line is kept with its level,
+ * time, and the request id and session id of the call that wrote it — known through
+ * `AsyncLocalStorage` (`nodejs_compat`), since one isolate runs calls concurrently; a line
+ * written outside any call has neither. Arguments are joined as `console` would roughly show
+ * them (errors as their stack, objects as JSON) and cut to `LOG_MESSAGE_MAX`. Line ids are
+ * `log:<isolate nonce>:<counter>`. At most `SHIM_LOG_BUFFER_MAX` lines wait; more are
+ * dropped and counted, and the count goes with the next batch that has lines (`droppedLogs`),
+ * as do the lines of a batch that could not be posted. They travel in the same signed posts as
+ * the events, at most `SHIM_LOG_BATCH_MAX` lines and `SHIM_LOG_BATCH_BYTES` a post.
  */
 export const SHIM_SOURCE = `
+import { AsyncLocalStorage } from 'node:async_hooks';
 import agent from ${JSON.stringify(AGENT_MODULE)};
 export * from ${JSON.stringify(AGENT_MODULE)};
 
@@ -127,6 +150,12 @@ const POST_TIMEOUT_MS = ${POST_TIMEOUT_MS};
 const RETRY_PAUSE_MS = ${RETRY_PAUSE_MS};
 const POSTING_STUCK_MS = ${POSTING_STUCK_MS};
 const MAX_COMPUTE_MS = 24 * 3600 * 1000;
+const SESSION_ID_HEADER = ${JSON.stringify(SESSION_ID_HEADER)};
+const LOG_LEVELS = ${JSON.stringify(LogLevel.options)};
+const LOG_MESSAGE_MAX = ${LOG_MESSAGE_MAX};
+const LOG_BUFFER_MAX = ${SHIM_LOG_BUFFER_MAX};
+const LOG_BATCH_MAX = ${SHIM_LOG_BATCH_MAX};
+const LOG_BATCH_BYTES = ${SHIM_LOG_BATCH_BYTES};
 
 if (agent === null || typeof agent !== 'object' || typeof agent.fetch !== 'function') {
   throw new Error('the default export must be an object with a fetch(request, env, ctx) method');
@@ -148,6 +177,63 @@ function refuse(status, code, message) {
 
 // ---- telemetry: per isolate, plain data only (no I/O object outlives the request that made it)
 const telemetry = { events: [], calls: null, dropped: 0, postingSince: null, scheduled: false, keyHex: null, key: null, targetText: null, target: null };
+
+// ---- logs: console.* lines, with the call that wrote them (one isolate runs calls concurrently)
+const calls = new AsyncLocalStorage();
+const logs = { lines: [], bytes: 0, dropped: 0, nonce: null, counter: 0, on: false };
+const encoder = new TextEncoder();
+
+function describe(value) {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return value.stack || value.name + ': ' + value.message;
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function capture(level, args) {
+  const call = calls.getStore();
+  if (call ? !call.capture : !logs.on) return;
+  if (logs.lines.length >= LOG_BUFFER_MAX) {
+    logs.dropped++;
+    return;
+  }
+  let message = '';
+  for (let i = 0; i < args.length && message.length <= LOG_MESSAGE_MAX; i++) message += (i > 0 ? ' ' : '') + describe(args[i]);
+  if (message.length > LOG_MESSAGE_MAX) message = message.slice(0, LOG_MESSAGE_MAX - 1) + '…';
+  if (logs.nonce === null) logs.nonce = crypto.randomUUID().replaceAll('-', '');
+  const line = { id: 'log:' + logs.nonce + ':' + ++logs.counter, at: new Date().toISOString(), level, message };
+  if (call && call.requestId) line.requestId = call.requestId;
+  if (call && call.sessionId) line.sessionId = call.sessionId;
+  logs.lines.push({ line, size: encoder.encode(JSON.stringify(line)).length + 1 });
+}
+
+for (const level of LOG_LEVELS) {
+  const original = console[level];
+  if (typeof original !== 'function') continue;
+  console[level] = function (...args) {
+    try {
+      capture(level, args);
+    } catch {
+      // never into the agent
+    }
+    return original.apply(console, args);
+  };
+}
+
+/** The next batch's lines: at most LOG_BATCH_MAX and LOG_BATCH_BYTES (always at least one). */
+function takeLines() {
+  let n = 0;
+  let bytes = 0;
+  while (n < logs.lines.length && n < LOG_BATCH_MAX && (n === 0 || bytes + logs.lines[n].size <= LOG_BATCH_BYTES)) {
+    bytes += logs.lines[n].size;
+    n++;
+  }
+  return logs.lines.splice(0, n).map((l) => l.line);
+}
 
 function telemetryTarget(env) {
   const keyHex = env[TELEMETRY_KEY_BINDING];
@@ -230,9 +316,12 @@ async function sign(hex, text) {
   return out;
 }
 
-/** One batch, signed anew each try (same event ids: a batch that arrived twice counts once); never throws. */
-async function post(target, events) {
-  const body = JSON.stringify({ agentId: target.agentId, events });
+/** One batch, signed anew each try (same event and line ids: a batch that arrived twice counts once); never throws. */
+async function post(target, events, lines, droppedLogs) {
+  const batch = { agentId: target.agentId, events };
+  if (lines.length > 0) batch.logs = lines;
+  if (droppedLogs > 0) batch.droppedLogs = droppedLogs;
+  const body = JSON.stringify(batch);
   for (let attempt = 1; attempt <= POST_ATTEMPTS; attempt++) {
     try {
       const timestamp = String(Math.floor(Date.now() / 1000));
@@ -257,6 +346,7 @@ async function post(target, events) {
     if (attempt < POST_ATTEMPTS) await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
   }
   telemetry.dropped += events.length;
+  logs.dropped += lines.length + droppedLogs;
 }
 
 /** Posts what is waiting, one post at a time per isolate; the post in flight picks up events added meanwhile. */
@@ -269,8 +359,12 @@ async function flush(target) {
     telemetry.calls = null;
   }
   try {
-    while (telemetry.events.length > 0 && telemetry.postingSince === mine) {
-      await post(target, telemetry.events.splice(0, BATCH_MAX));
+    while ((telemetry.events.length > 0 || logs.lines.length > 0) && telemetry.postingSince === mine) {
+      const lines = takeLines();
+      // the count of dropped lines goes with a batch that has lines (the api takes it only so)
+      const droppedLogs = lines.length > 0 ? logs.dropped : 0;
+      logs.dropped -= droppedLogs;
+      await post(target, telemetry.events.splice(0, BATCH_MAX), lines, droppedLogs);
     }
   } catch {
     // never into the agent
@@ -285,7 +379,7 @@ async function flush(target) {
  * waitUntil; the others only add events (a promise is never shared between request contexts).
  */
 function flushSoon(target) {
-  if (telemetry.events.length >= BATCH_MAX) return flush(target);
+  if (telemetry.events.length >= BATCH_MAX || logs.lines.length >= LOG_BATCH_MAX) return flush(target);
   if (telemetry.scheduled) return Promise.resolve();
   telemetry.scheduled = true;
   return new Promise((r) => setTimeout(r, FLUSH_DELAY_MS)).then(() => {
@@ -331,6 +425,9 @@ export default {
     const target = telemetryTarget(env);
     const measured = target !== null && !(request.method === 'GET' && new URL(request.url).pathname === '/ping');
     const requestId = measured ? (request.headers.get(REQUEST_ID_HEADER) ?? '').replace(/[^\\w=-]/g, '').slice(0, 64) : '';
+    const sessionId = measured ? (request.headers.get(SESSION_ID_HEADER) ?? '').slice(0, 256) : '';
+    if (target !== null) logs.on = true;
+    const call = { capture: measured, requestId, sessionId };
     const started = Date.now();
     const at = new Date(started).toISOString();
     const finish = (ok) => {
@@ -339,10 +436,11 @@ export default {
     };
     let answer;
     try {
-      answer = await agent.fetch(new Request(request, { headers }), agentEnv, target ? measuredContext(ctx, target, requestId) : ctx);
+      const agentCtx = target ? measuredContext(ctx, target, requestId) : ctx;
+      answer = await calls.run(call, () => agent.fetch(new Request(request, { headers }), agentEnv, agentCtx));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      console.error('the agent threw:', message);
+      calls.run(call, () => console.error('the agent threw:', message));
       if (measured) ctx.waitUntil(finish(false));
       return refuse(500, 'agent_error', 'the agent threw: ' + message.slice(0, 1000));
     }

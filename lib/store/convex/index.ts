@@ -8,6 +8,7 @@ import { convexChanges } from './changes.js';
 import { convexDeployments } from './deployments.js';
 import { convexIdempotency } from './idempotency.js';
 import { convexLimits } from './limits.js';
+import { convexLogs } from './logs.js';
 import { convexSecrets } from './secrets.js';
 import type { ConvexTransport } from './transport.js';
 import { convexUsage } from './usage.js';
@@ -30,6 +31,7 @@ export function createConvexStore(transport: ConvexTransport, serviceSecret: str
     ...convexSecrets(call),
     ...convexApiKeys(call),
     ...convexUsage(call),
+    ...convexLogs(call),
     ...convexLimits(call),
     ...convexBilling(call),
     ...convexIdempotency(call),

@@ -14,6 +14,8 @@ import type { IdempotencyStore } from './idempotency.js';
 import { idempotencyRules } from './idempotency.js';
 import type { LimitStore } from './limits.js';
 import { limitRules } from './limits.js';
+import type { LogStore } from './logs.js';
+import { logRules } from './logs.js';
 import type { Rules } from './rules.js';
 import type { SecretStore } from './secrets.js';
 import { secretRules } from './secrets.js';
@@ -30,6 +32,7 @@ export type * from './changes.js';
 export type * from './deployments.js';
 export type * from './idempotency.js';
 export type * from './limits.js';
+export type * from './logs.js';
 export type * from './secrets.js';
 export type * from './usage.js';
 export type * from './users.js';
@@ -47,6 +50,7 @@ export type Store = UserStore &
   SecretStore &
   ApiKeyStore &
   UsageStore &
+  LogStore &
   LimitStore &
   BillingStore &
   IdempotencyStore &
@@ -61,6 +65,7 @@ export const storeRules: Rules<Store> = {
   ...secretRules,
   ...apiKeyRules,
   ...usageRules,
+  ...logRules,
   ...limitRules,
   ...billingRules,
   ...idempotencyRules,

@@ -8,6 +8,7 @@ import type { SqlClient } from './client.js';
 import { sqlDeployments } from './deployments.js';
 import { sqlIdempotency } from './idempotency.js';
 import { sqlLimits } from './limits.js';
+import { sqlLogs } from './logs.js';
 import { sqlSecrets } from './secrets.js';
 import { sqlUsage } from './usage.js';
 import { sqlUsers } from './users.js';
@@ -24,6 +25,7 @@ export function createSqlStore(db: SqlClient): Store {
     ...sqlSecrets(db),
     ...sqlApiKeys(db),
     ...sqlUsage(db),
+    ...sqlLogs(db),
     ...sqlLimits(db),
     ...sqlBilling(db),
     ...sqlIdempotency(db),

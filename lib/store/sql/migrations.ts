@@ -281,4 +281,33 @@ export const migrations: readonly { version: number; name: string; sql: string }
       alter table users add column billing_grace_ends_at timestamptz;
     `,
   },
+  {
+    version: 9,
+    name: "log lines per agent (the shim's console.* lines), bounded per agent and by retention",
+    sql: `
+      -- An agent's next seq; its row is locked by each append, so an agent's appends commit in
+      -- seq order and a tail that resumes after seq n misses nothing.
+      create table log_counters (
+        agent_id text primary key references agents(id),
+        seq bigint not null
+      );
+      create table log_lines (
+        agent_id text not null references agents(id),
+        seq bigint not null,
+        id text not null,
+        owner_id text not null references users(id),
+        deployment_id text not null,
+        at timestamptz not null,
+        level text not null,
+        message text not null,
+        request_id text,
+        session_id text,
+        -- Non-zero on the line that reports lines the shim dropped.
+        dropped integer not null default 0,
+        primary key (agent_id, seq),
+        unique (deployment_id, id)
+      );
+      create index log_lines_by_owner_at on log_lines (owner_id, at);
+    `,
+  },
 ];
