@@ -13,6 +13,8 @@ export default {
     if (request.method === 'POST' && url.pathname === '/invocations') {
       const { input } = await request.json();
       const parts = words(input);
+      // shows up in the agent's logs (`webhost logs stream --follow`, the dashboard's Logs tab)
+      console.log(`streaming ${parts.length} words`);
       const delayMs = Number(input?.delayMs ?? 50);
       const body = new ReadableStream({
         async start(controller) {

@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import type { LogLine } from '../contracts/index.js';
 
 /** What a follower reports. */
@@ -7,6 +8,8 @@ export interface FollowHandlers {
   dropped(count: number): void;
   /** The tail ended or broke and is being opened again. */
   reconnecting(reason: string, attempt: number): void;
+  /** A tail is open (again): lines follow as they are kept. */
+  opened?(): void;
 }
 
 export interface FollowOptions {
@@ -39,46 +42,38 @@ export async function followLogs(opts: FollowOptions, on: FollowHandlers): Promi
     const cut = new AbortController();
     const onAbort = () => cut.abort();
     opts.signal?.addEventListener('abort', onAbort);
-    let idle: NodeJS.Timeout | undefined;
+    let idle: ReturnType<typeof setTimeout> | undefined;
     const touch = () => {
       clearTimeout(idle);
       idle = setTimeout(() => cut.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
     };
     try {
       touch();
-      const res = await doFetch(opts.url, {
-        headers: { ...opts.headers, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
-        signal: cut.signal,
-      });
+      const headers: Record<string, string> = { ...opts.headers, accept: 'text/event-stream' };
+      if (lastId) headers['last-event-id'] = lastId;
+      const res = await doFetch(opts.url, { headers, signal: cut.signal });
       if (!res.ok || !res.body) {
         const text = await res.text().catch(() => '');
         if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408)
           throw new FollowError(`${res.status}: ${text}`);
         throw new Error(`the api answered ${res.status}`);
       }
-      let buffer = '';
+      on.opened?.();
+      const parser = createParser({
+        onEvent: (ev) => {
+          if (ev.id !== undefined) lastId = ev.id;
+          if (ev.event === 'log') on.line(JSON.parse(ev.data) as LogLine);
+          else if (ev.event === 'dropped') on.dropped((JSON.parse(ev.data) as { dropped: number }).dropped);
+          else if (ev.event === 'error')
+            reason = (JSON.parse(ev.data) as { message?: string }).message ?? 'the tail stopped';
+          retry = baseRetry;
+        },
+        onComment: () => undefined, // heartbeats: `touch` below already saw them arrive
+      });
       const decoder = new TextDecoder();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         touch();
-        buffer += decoder.decode(chunk, { stream: true });
-        let cutAt: number;
-        while ((cutAt = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cutAt);
-          buffer = buffer.slice(cutAt + 2);
-          let event = 'message';
-          let id: string | null = null;
-          let data = '';
-          for (const row of block.split('\n')) {
-            if (row.startsWith('event:')) event = row.slice(6).trim();
-            else if (row.startsWith('id:')) id = row.slice(3).trim();
-            else if (row.startsWith('data:')) data += row.slice(5).trimStart();
-          }
-          if (id !== null) lastId = id;
-          if (event === 'log') on.line(JSON.parse(data) as LogLine);
-          else if (event === 'dropped') on.dropped((JSON.parse(data) as { dropped: number }).dropped);
-          else if (event === 'error') reason = (JSON.parse(data) as { message?: string }).message ?? 'the tail stopped';
-          retry = baseRetry;
-        }
+        parser.feed(decoder.decode(chunk, { stream: true }));
       }
     } catch (err) {
       if (err instanceof FollowError) throw err;

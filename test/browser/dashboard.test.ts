@@ -181,6 +181,20 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     await page.getByText(/1 piece · request req_/).waitFor();
     expect(await page.getByLabel('Session id').inputValue()).toBe(sessionId);
 
+    // Logs: what the agent wrote with console.log, then a new line arriving live.
+    await page.getByRole('tab', { name: 'Logs' }).click();
+    const logLines = page.getByTestId('log-lines');
+    await logLines.getByText('streaming 8 words').first().waitFor({ timeout: 15_000 });
+    await page.getByText('● live').waitFor();
+    const called = await fetch(`${platform.gatewayUrl}/v1/agents/${agentId}/invoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await platform.token('alice')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { text: 'three more words', delayMs: 1 } }),
+    });
+    expect(called.status).toBe(200);
+    await logLines.getByText('streaming 3 words').waitFor({ timeout: 15_000 });
+    await shot(page, 'logs-live');
+
     // A secret: only its name and version come back.
     const canary = `canary-${Date.now()}-value`;
     await page.getByRole('tab', { name: 'Secrets' }).click();

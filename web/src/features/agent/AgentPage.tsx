@@ -2,11 +2,12 @@ import * as Tabs from '@radix-ui/react-tabs';
 import { ApiKeysPanel } from '../api-keys/ApiKeysPanel.js';
 import { useAgent } from '../agents/queries.js';
 import { DeploymentsPanel } from '../deployments/DeploymentsPanel.js';
+import { LogsPanel } from '../logs/LogsPanel.js';
 import { MetricsPanel } from '../metrics/MetricsPanel.js';
 import { Playground } from '../playground/Playground.js';
 import { SecretsPanel } from '../secrets/SecretsPanel.js';
 import { Link } from '../../ui/Link.js';
-import { Card, ErrorNotice, Loading, StatusBadge } from '../../ui/primitives.js';
+import { ErrorNotice, Loading, StatusBadge } from '../../ui/primitives.js';
 import { navigate } from '../../ui/router.js';
 
 const TABS = [
@@ -78,12 +79,7 @@ export default function AgentPage({ agentId, tab }: { agentId: string; tab: stri
           <MetricsPanel agentId={a.id} />
         </Tabs.Content>
         <Tabs.Content value="logs">
-          <Card title="Logs">
-            <p className="text-sm text-slate-600">
-              Log lines are not available yet: the platform does not store the agent&apos;s console output (there is no{' '}
-              <code>GET /v1/agents/:id/logs</code> on this api). Invocations and errors show under Metrics.
-            </p>
-          </Card>
+          <LogsPanel agentId={a.id} />
         </Tabs.Content>
       </Tabs.Root>
     </div>
