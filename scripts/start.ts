@@ -38,6 +38,7 @@ import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
+import { installWorkerMetrics } from '../workers/metrics.js';
 
 const log = createLogger('platform');
 const config = configFromEnv();
@@ -112,6 +113,9 @@ try {
     config: billingConfig,
     ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
   };
+
+  // the worker's SDK metrics, when asked for (README, Operations): before any worker exists
+  const workerMetrics = installWorkerMetrics(process.env);
 
   // 4. Temporal worker; the period close reports usage through Lemon Squeezy when billing is
   // configured (the key stays in this process, never in workflow history).
@@ -191,6 +195,9 @@ try {
       `  dashboard    ${dashboard.url}`,
       `  api          ${api.url}`,
       `  gateway      ${gateway.url}`,
+      ...(workerMetrics
+        ? [`  metrics      ${api.url}/metrics, ${gateway.url}/metrics, ${workerMetrics} (worker)`]
+        : []),
       `  temporal     ${temporalAddress}${temporalUi ? `   (UI ${temporalUi})` : ''}`,
       `  runtimes     local (workerd, control API ${runtimeUrl})${runtimes
         .filter((r) => r !== 'local')

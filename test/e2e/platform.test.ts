@@ -2,7 +2,9 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT } from '../helpers/fixtures.js';
+import { metricValue } from '../helpers/http.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
+import { freePort } from '../helpers/ports.js';
 
 // The real processes — Temporal dev server (SQLite), local runtime (workerd), and the
 // platform process with worker, api and gateway — driven over HTTP like a user would.
@@ -10,8 +12,12 @@ import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 let platform: RunningPlatform;
 let token: string;
 
+let workerMetricsUrl: string;
+
 beforeAll(async () => {
-  platform = await startPlatform();
+  const metricsPort = await freePort();
+  workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  platform = await startPlatform({ env: { WEBHOST_WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` } });
   token = await platform.token('e2e-user');
 });
 afterAll(async () => platform?.stop());
@@ -67,6 +73,26 @@ describe('the platform, end to end', () => {
     const v2 = await deploy(echo.id, echoVersion('v2'));
     expect(v2).toMatchObject({ status: 'live', version: 2 });
     expect(await invokedVersion(echo.id)).toBe('v2');
+  });
+
+  it('exposes the worker’s Temporal SDK metrics, the api’s and the gateway’s, counting what just ran', async () => {
+    const worker = await (await fetch(workerMetricsUrl)).text();
+    expect(
+      metricValue(worker, 'temporal_workflow_completed_total', { workflow_type: 'deployWorkflow' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(metricValue(worker, 'temporal_activity_execution_latency_count')).toBeGreaterThan(0);
+    const api = await (await fetch(`${platform.apiUrl}/metrics`)).text();
+    expect(
+      metricValue(api, 'webhost_http_requests_total', {
+        route: '/v1/agents/:agentId/deployments',
+        method: 'POST',
+        status: '202',
+      }),
+    ).toBe(2);
+    const gateway = await (await fetch(`${platform.gatewayUrl}/metrics`)).text();
+    expect(
+      metricValue(gateway, 'webhost_http_requests_total', { route: '/v1/agents/:agentId/invoke', status: '200' }),
+    ).toBe(2);
   });
 
   it('a broken deploy fails with its reason and v2 keeps serving', async () => {
