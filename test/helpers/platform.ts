@@ -138,33 +138,57 @@ export async function startGatewayProcess(
   platform: RunningPlatform,
   env: Record<string, string>,
 ): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/main.ts')], {
+  const gateway = await startProcess('gateway/main.ts', 'gateway_ready', {
+    WEBHOST_DATA_DIR: platform.dataDir,
+    GATEWAY_PORT: '0',
+    LOCAL_RUNTIME_URL: `http://127.0.0.1:${platform.ports.runtime}`,
+    ...env,
+  });
+  return { url: gateway.ready.url as string, stop: gateway.stop };
+}
+
+export interface PlatformProcess {
+  /** The JSON line the process printed when it was ready. */
+  ready: Record<string, unknown>;
+  /** SIGTERM, and wait until it has exited. */
+  stop(): Promise<number | null>;
+  output(): string;
+}
+
+/**
+ * One of the platform's processes on its own (`gateway/main.ts`, `api/main.ts`,
+ * `workers/main.ts`), configured by environment only, ready once it prints its
+ * `{"event": readyEvent, …}` line.
+ */
+export async function startProcess(
+  script: string,
+  readyEvent: string,
+  env: Record<string, string>,
+): Promise<PlatformProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      WEBHOST_DATA_DIR: platform.dataDir,
-      GATEWAY_PORT: '0',
-      LOCAL_RUNTIME_URL: `http://127.0.0.1:${platform.ports.runtime}`,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });
   let output = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = await new Promise<string>((resolveUrl, reject) => {
+  const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
     const onData = (d: Buffer) => {
       output += d.toString();
-      const ready = /\{"event":"gateway_ready","url":"([^"]+)"\}/.exec(output);
-      if (ready) resolveUrl(ready[1]!);
+      for (const line of output.split('\n')) {
+        if (!line.startsWith('{"event":')) continue;
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (parsed.event === readyEvent) resolveReady(parsed);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${output.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`gateway not ready after 30 s:\n${output.slice(-2000)}`)), 30_000).unref();
+    void exited.then((code) => reject(new Error(`${script} exited with ${code}:\n${output.slice(-2000)}`)));
+    setTimeout(() => reject(new Error(`${script} not ready after 60 s:\n${output.slice(-2000)}`)), 60_000).unref();
   });
   return {
-    url,
+    ready,
+    output: () => output,
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
