@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, type MeteredRequest } from '../lib/contracts/index.js';
 import { newId } from '../lib/ids.js';
 import { openStore, type Store } from '../lib/store/index.js';
-import { agentSource } from '../test/helpers/fixtures.js';
+import { agentWithDeployment } from '../test/helpers/fixtures.js';
 import { UsageMeter } from './metering.js';
 
 // The usage meter against a real store (PGlite): batched writes, nothing lost on a clean
@@ -17,17 +17,7 @@ let target: { ownerId: string; agentId: string; deploymentId: string };
 beforeAll(async () => {
   store = await openStore({ kind: 'pglite', dataDir: undefined });
   await store.ensureUser(ownerId, new Date());
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'm', runtime: 'local', now: new Date() });
-  const deploymentId = newId('dep');
-  await store.createDeployment({
-    id: deploymentId,
-    ownerId,
-    agentId: agent.id,
-    workflowId: `deploy-${deploymentId}`,
-    source: agentSource('export default {}'),
-    now: new Date(),
-  });
-  target = { ownerId, agentId: agent.id, deploymentId };
+  target = await agentWithDeployment(store, ownerId, { name: 'm' });
 });
 afterAll(async () => store?.close());
 

@@ -3,7 +3,7 @@ import { estimateCostUsd, type MeteredRequest, type MetricPoint, type UsageRepor
 import { newId } from '../../lib/ids.js';
 import { openStore, type Store } from '../../lib/store/index.js';
 import { apiUnderTest } from '../../test/helpers/api.js';
-import { agentSource } from '../../test/helpers/fixtures.js';
+import { agentWithDeployment } from '../../test/helpers/fixtures.js';
 import { expectError } from '../../test/helpers/http.js';
 import { fakeWorkflows } from '../../test/helpers/workflows.js';
 
@@ -20,20 +20,6 @@ afterAll(async () => {
   await api?.close();
   await store?.close();
 });
-
-async function agentWithDeployment(ownerId: string, name: string) {
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name, runtime: 'local', now: new Date() });
-  const deploymentId = newId('dep');
-  await store.createDeployment({
-    id: deploymentId,
-    ownerId,
-    agentId: agent.id,
-    workflowId: `deploy-${deploymentId}`,
-    source: agentSource('export default {}'),
-    now: new Date(),
-  });
-  return { ownerId, agentId: agent.id, deploymentId };
-}
 
 const request = (
   a: { ownerId: string; agentId: string; deploymentId: string },
@@ -60,8 +46,8 @@ describe('usage', () => {
   it('reports a period’s totals, cost, and breakdowns by runtime, agent and end user — the caller’s only', async () => {
     const token = await api.token('usage-user');
     await api.call('GET', '/v1/account', { token }); // first sight makes the user
-    const chat = await agentWithDeployment('usage-user', 'chat');
-    const search = await agentWithDeployment('usage-user', 'search');
+    const chat = await agentWithDeployment(store, 'usage-user', { name: 'chat' });
+    const search = await agentWithDeployment(store, 'usage-user', { name: 'search' });
     await store.recordRequests([
       request(chat, '2026-06-02T10:00:00.000Z', { endUser: 'alice@customer' }),
       request(chat, '2026-06-02T10:30:00.000Z', { endUser: 'alice@customer', status: 503 }),
@@ -105,7 +91,7 @@ describe('usage', () => {
   it('answers a closed period with its frozen totals', async () => {
     const token = await api.token('closed-user');
     await api.call('GET', '/v1/account', { token });
-    const a = await agentWithDeployment('closed-user', 'a');
+    const a = await agentWithDeployment(store, 'closed-user', { name: 'a' });
     await store.recordRequests([request(a, '2026-05-10T00:00:00.000Z')]);
     await store.closeBillingPeriod({ ownerId: 'closed-user', period: '2026-05', now: new Date() });
     const report = (await (await api.call('GET', '/v1/usage?period=2026-05', { token })).json()) as UsageReport;
@@ -119,7 +105,7 @@ describe('usage', () => {
   it('gives an agent’s hourly points for charts, owner-scoped, within a bounded range', async () => {
     const token = await api.token('metrics-user');
     await api.call('GET', '/v1/account', { token });
-    const a = await agentWithDeployment('metrics-user', 'm');
+    const a = await agentWithDeployment(store, 'metrics-user', { name: 'm' });
     await store.recordRequests([
       request(a, '2026-06-02T10:00:00.000Z', { durationMs: 10 }),
       request(a, '2026-06-02T10:59:00.000Z', { durationMs: 30, status: 500 }),

@@ -11,7 +11,7 @@ import { newId } from '../../lib/ids.js';
 import { openStore, type Store, type StoreConfig } from '../../lib/store/index.js';
 import { telemetryHeaders } from '../../lib/telemetry/signing.js';
 import { apiUnderTest } from '../../test/helpers/api.js';
-import { agentSource } from '../../test/helpers/fixtures.js';
+import { agentWithDeployment } from '../../test/helpers/fixtures.js';
 import { fakeWorkflows } from '../../test/helpers/workflows.js';
 
 export interface IngestFigures {
@@ -46,23 +46,7 @@ export async function measureIngestion(opts: {
     for (let i = 0; i < (opts.deployments ?? 8); i++) {
       const ownerId = newId('usr');
       await store.ensureUser(ownerId, new Date());
-      const agent = await store.createAgent({
-        id: newId('agt'),
-        ownerId,
-        name: 'b',
-        runtime: 'local',
-        now: new Date(),
-      });
-      const deploymentId = newId('dep');
-      await store.createDeployment({
-        id: deploymentId,
-        ownerId,
-        agentId: agent.id,
-        workflowId: `deploy-${deploymentId}`,
-        source: agentSource('export default {}'),
-        now: new Date(),
-      });
-      targets.push({ deploymentId, agentId: agent.id });
+      targets.push(await agentWithDeployment(store, ownerId, { name: 'b' }));
     }
     const base = Date.now() - 3_600_000;
     const batchOf = (n: number) => {

@@ -1,7 +1,7 @@
 import type { MeteredRequest, Runtime } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
 import type { Store } from '../../lib/store/index.js';
-import { agentSource } from './fixtures.js';
+import { agentWithDeployment } from './fixtures.js';
 
 /**
  * An owner with an agent, a deployment and `requests` metered requests in `period` (the
@@ -17,22 +17,13 @@ export async function billingOwner(
   if (opts.subscriptionItemId)
     await store.setUserBilling({ userId: ownerId, billing: { subscriptionItemId: opts.subscriptionItemId }, now });
   const runtime = opts.runtime ?? 'local';
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'billed', runtime, now });
-  const deploymentId = newId('dep');
-  await store.createDeployment({
-    id: deploymentId,
-    ownerId,
-    agentId: agent.id,
-    workflowId: `deploy-${deploymentId}`,
-    source: agentSource('export default { fetch() { return new Response("ok") } }'),
-    now,
-  });
+  const { agentId, deploymentId } = await agentWithDeployment(store, ownerId, { name: 'billed', runtime });
   const requests: MeteredRequest[] = Array.from({ length: opts.requests }, (_, i) => ({
     id: newId('req'),
     // spread over the period's first days, each in its own hour
     at: new Date(Date.parse(`${opts.period}-01T00:00:00.000Z`) + i * 3_600_000 + 60_000).toISOString(),
     ownerId,
-    agentId: agent.id,
+    agentId,
     deploymentId,
     runtime,
     status: 200,
@@ -46,5 +37,5 @@ export async function billingOwner(
     apiKeyId: null,
   }));
   for (let i = 0; i < requests.length; i += 1000) await store.recordRequests(requests.slice(i, i + 1000));
-  return { ownerId, agentId: agent.id, deploymentId, subscriptionItemId: opts.subscriptionItemId ?? null };
+  return { ownerId, agentId, deploymentId, subscriptionItemId: opts.subscriptionItemId ?? null };
 }

@@ -1,7 +1,7 @@
 import type { TelemetryEvent, Tier } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
 import type { Store } from '../../lib/store/index.js';
-import { agentSource } from './fixtures.js';
+import { agentWithDeployment } from './fixtures.js';
 
 const DAY_MS = 24 * 3_600_000;
 
@@ -19,19 +19,9 @@ export async function telemetryOwner(store: Store, tier: Tier) {
   const ownerId = newId('usr');
   await store.ensureUser(ownerId, new Date());
   await store.setUserTier({ userId: ownerId, tier, now: new Date() });
-  const agent = await store.createAgent({ id: newId('agt'), ownerId, name: 'r', runtime: 'local', now: new Date() });
-  const deploymentId = newId('dep');
-  await store.createDeployment({
-    id: deploymentId,
-    ownerId,
-    agentId: agent.id,
-    workflowId: `deploy-${deploymentId}`,
-    source: agentSource('export default { fetch() { return new Response("ok") } }'),
-    now: new Date(),
-  });
-  const ingest = (events: TelemetryEvent[]) =>
-    store.ingestTelemetry({ ownerId, agentId: agent.id, deploymentId, events });
+  const { agentId, deploymentId } = await agentWithDeployment(store, ownerId, { name: 'r' });
+  const ingest = (events: TelemetryEvent[]) => store.ingestTelemetry({ ownerId, agentId, deploymentId, events });
   const eventIds = async () =>
-    (await store.listUsageEvents({ ownerId, agentId: agent.id, limit: 100 })).items.map((e) => e.id).sort();
-  return { ownerId, agentId: agent.id, deploymentId, ingest, eventIds };
+    (await store.listUsageEvents({ ownerId, agentId, limit: 100 })).items.map((e) => e.id).sort();
+  return { ownerId, agentId, deploymentId, ingest, eventIds };
 }

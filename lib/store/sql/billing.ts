@@ -10,18 +10,7 @@ import {
 } from '../../contracts/index.js';
 import type { BillingStore, PeriodRef } from '../port/index.js';
 import type { SqlClient } from './client.js';
-import { isoOrNull, n, totalsOf } from './rows.js';
-
-const SUMS = [
-  'requests',
-  'errors',
-  'duration_ms',
-  'compute_ms',
-  'input_bytes',
-  'output_bytes',
-  'input_tokens',
-  'output_tokens',
-];
+import { isoOrNull, n, totalsOf, TOTAL_COLUMNS } from './rows.js';
 
 export function sqlBilling(db: SqlClient): BillingStore {
   const getBillingPeriod = async (input: PeriodRef): Promise<BillingPeriod> => {
@@ -73,7 +62,7 @@ export function sqlBilling(db: SqlClient): BillingStore {
         if (!open[0]) return false;
         // Finalized from the hourly metrics: the period's totals are their sum, priced per runtime.
         const { rows: byRuntime } = await tx.query(
-          `select runtime, ${SUMS.map((s) => `sum(${s}) as ${s}`).join(', ')} from hourly_metrics
+          `select runtime, ${TOTAL_COLUMNS.map((s) => `sum(${s}) as ${s}`).join(', ')} from hourly_metrics
            where owner_id = $1 and hour >= $2 and hour < $3 group by runtime`,
           [input.ownerId, start, end],
         );

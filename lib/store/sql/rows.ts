@@ -12,6 +12,18 @@ export const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() 
 export const isoOrNull = (v: unknown): string | null => (v == null ? null : iso(v));
 export const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
+/** The columns of a usage total (`UsageTotals`), as the aggregate tables name them. */
+export const TOTAL_COLUMNS = [
+  'requests',
+  'errors',
+  'duration_ms',
+  'compute_ms',
+  'input_bytes',
+  'output_bytes',
+  'input_tokens',
+  'output_tokens',
+] as const;
+
 export const totalsOf = (r: Row): UsageTotals => ({
   requests: n(r.requests),
   errors: n(r.errors),

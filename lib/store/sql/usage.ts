@@ -10,7 +10,7 @@ import {
 import { decodeCursor, pageOfRows } from '../paging.js';
 import type { UsageStore } from '../port/index.js';
 import type { SqlClient, SqlExecutor } from './client.js';
-import { activeAgent, iso, n, totalsOf, type Row } from './rows.js';
+import { activeAgent, iso, n, totalsOf, TOTAL_COLUMNS, type Row } from './rows.js';
 
 const toEvent = (r: Row): StoredUsageEvent => ({
   id: r.id as string,
@@ -60,17 +60,8 @@ const COLUMNS =
   'id, owner_id, agent_id, deployment_id, runtime, at, kind, ok, status, duration_ms, compute_ms, input_bytes, output_bytes, input_tokens, output_tokens, session_id, end_user, api_key_id';
 const RECORD =
   'id text, owner_id text, agent_id text, deployment_id text, runtime text, at timestamptz, kind text, ok boolean, status integer, duration_ms double precision, compute_ms double precision, input_bytes bigint, output_bytes bigint, input_tokens bigint, output_tokens bigint, session_id text, end_user text, api_key_id text';
-const SUMS = [
-  'requests',
-  'errors',
-  'duration_ms',
-  'compute_ms',
-  'input_bytes',
-  'output_bytes',
-  'input_tokens',
-  'output_tokens',
-];
-const addUp = (table: string, cols: string[]) => cols.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
+const addUp = (table: string, cols: readonly string[]) =>
+  cols.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
 
 /**
  * One statement: new events are inserted (an id already stored for the deployment is skipped)
@@ -98,16 +89,16 @@ const INGEST = `
     from inserted
   ),
   hourly as (
-    insert into hourly_metrics as h (owner_id, agent_id, runtime, hour, ${SUMS.join(', ')})
-    select owner_id, agent_id, runtime, date_trunc('hour', at at time zone 'UTC') at time zone 'UTC' as hour, ${SUMS.map((s) => `sum(${s})`).join(', ')}
+    insert into hourly_metrics as h (owner_id, agent_id, runtime, hour, ${TOTAL_COLUMNS.join(', ')})
+    select owner_id, agent_id, runtime, date_trunc('hour', at at time zone 'UTC') at time zone 'UTC' as hour, ${TOTAL_COLUMNS.map((s) => `sum(${s})`).join(', ')}
     from c group by owner_id, agent_id, runtime, 4 order by agent_id, hour, runtime
-    on conflict (agent_id, hour, runtime) do update set ${addUp('h', SUMS)}
+    on conflict (agent_id, hour, runtime) do update set ${addUp('h', TOTAL_COLUMNS)}
   ),
   period as (
-    insert into usage as u (owner_id, period, runtime, ${SUMS.join(', ')})
-    select owner_id, to_char(at at time zone 'UTC', 'YYYY-MM') as period, runtime, ${SUMS.map((s) => `sum(${s})`).join(', ')}
+    insert into usage as u (owner_id, period, runtime, ${TOTAL_COLUMNS.join(', ')})
+    select owner_id, to_char(at at time zone 'UTC', 'YYYY-MM') as period, runtime, ${TOTAL_COLUMNS.map((s) => `sum(${s})`).join(', ')}
     from c group by owner_id, 2, runtime order by owner_id, period, runtime
-    on conflict (owner_id, period, runtime) do update set ${addUp('u', SUMS)}
+    on conflict (owner_id, period, runtime) do update set ${addUp('u', TOTAL_COLUMNS)}
   ),
   end_users as (
     insert into end_user_usage as x (owner_id, period, end_user, requests, errors, input_tokens, output_tokens)
@@ -235,7 +226,7 @@ export function sqlUsage(db: SqlClient): UsageStore {
     async getUsageByAgent(input) {
       const { start, end } = periodBounds(input.period);
       const { rows } = await db.query(
-        `select agent_id, runtime, ${SUMS.map((s) => `sum(${s}) as ${s}`).join(', ')}
+        `select agent_id, runtime, ${TOTAL_COLUMNS.map((s) => `sum(${s}) as ${s}`).join(', ')}
          from hourly_metrics where owner_id = $1 and hour >= $2 and hour < $3
          group by agent_id, runtime order by sum(requests) desc, agent_id, runtime`,
         [input.ownerId, start, end],
