@@ -41,7 +41,7 @@ export class HttpMetrics {
     });
     this.errors = new Counter({
       name: 'webhost_http_errors_total',
-      help: 'Error answers by error code (lib/contracts/errors.ts); limit_exceeded counts the request-limit rejections.',
+      help: "Error answers by the error envelope's code; limit_exceeded counts the request-limit rejections.",
       labelNames: ['code'],
       registers: [this.registry],
     });
