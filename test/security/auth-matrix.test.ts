@@ -230,7 +230,7 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     const key = telemetryKeys(loadMasterKey({}, sec!.platform.dataDir))(a.deployment.id);
     const batch = JSON.stringify({
       agentId: a.agent.id,
-      events: [{ id: 'evt-forged', kind: 'invoke', at: new Date().toISOString(), computeMs: 999999 }],
+      events: [{ id: 'bg:forged', kind: 'background', at: new Date().toISOString(), ok: true, computeMs: 999_999 }],
     });
     const right = telemetryHeaders({ key, deploymentId: a.deployment.id, body: batch });
     const attempts: [string, Record<string, string>][] = [
@@ -289,5 +289,22 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     );
     expect(mistakes).toEqual([]);
     expect(changed).toEqual([]);
+    // the control: the same batch, rightly signed now, is taken — the refusals above were for their reasons
+    const accepted = await fetch(`${api}/v1/telemetry`, {
+      method: 'POST',
+      headers: telemetryHeaders({ key, deploymentId: a.deployment.id, body: batch }),
+      body: batch,
+    });
+    expect(accepted.status, await accepted.text()).toBe(202);
+    const ignored = JSON.stringify({
+      meta: { event_name: 'control_event' },
+      data: { type: 'x', id: '1', attributes: {} },
+    });
+    const signed = await fetch(`${api}/webhooks/lemonsqueezy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-signature': hmac(sec!.webhookSecret, ignored) },
+      body: ignored,
+    });
+    expect(signed.status, await signed.text()).toBe(200);
   });
 });
