@@ -56,6 +56,9 @@ export default defineConfig({
         test: {
           name: 'security',
           include: ['test/security/**/*.test.ts'],
+          // one file at a time: each starts a platform and loads the machine (the hostile tenant
+          // measures its neighbour's latency meanwhile, the malformed suite sends 10,000 requests)
+          fileParallelism: false,
           globalSetup: ['test/global-bundle.ts'],
           testTimeout: 300_000,
           hookTimeout: 120_000,
