@@ -10,9 +10,9 @@ import { appRoutes, OPERATOR_ROUTES, PUBLIC_ROUTES, routeName, type Route } from
 import { changedTables, type Snapshot } from './state.js';
 
 // Every route of the api and the gateway (read from the apps, so a new route is in without a
-// change here) × five callers who must not get in: no credentials, a token signed with another
+// change here) × six callers who must not get in: no credentials, a token signed with another
 // key, an unsigned token (alg=none), a revoked API key, and a valid user B addressing user A's
-// resources. Each answer is the right status with the error envelope and its request id, and
+// resources with B's token, and with B's API key. Each answer is the right status with the error envelope and its request id, and
 // the store — every row of every table — is the same after each request as before it.
 
 const sec = await startSecurityPlatform('the security auth matrix');
@@ -45,12 +45,15 @@ const CASES = [
   'alg=none token',
   'revoked API key',
   "B with A's ids",
+  // beyond the five: B's own (valid, unbound) API key — a credential at the gateway only
+  "B's API key with A's ids",
 ] as const;
 type Case = (typeof CASES)[number];
 
 describe.runIf(sec !== null)('every route refuses who must not get in, and changes nothing', () => {
   let a: Owned;
   let bToken: string;
+  let bKey: string;
   let forged: string;
   let unsigned: string;
   let baseline: Snapshot;
@@ -60,6 +63,9 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     bToken = await sec!.platform.token(`owner-b-${randomBytes(4).toString('hex')}`);
     // B's first request makes B's user row; before the baseline
     expect((await sec!.call(bToken, 'GET', '/v1/account')).status).toBe(200);
+    const key = await sec!.call<{ key: string }>(bToken, 'POST', '/v1/api-keys', { name: 'b key' });
+    expect(key.status, key.text).toBe(201);
+    bKey = key.body.key;
 
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const now = Math.floor(Date.now() / 1000);
@@ -88,6 +94,8 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
         return { authorization: `Bearer ${a.revokedKey.key}`, 'x-api-key': a.revokedKey.key };
       case "B with A's ids":
         return { authorization: `Bearer ${bToken}` };
+      case "B's API key with A's ids":
+        return { 'x-api-key': bKey };
     }
   }
 
@@ -105,11 +113,12 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     c: Case,
     body: unknown,
   ): { status: number; code: ErrorCode } | { own: true } | string {
-    if (c !== "B with A's ids" || OPERATOR_ROUTES(route)) return { status: 401, code: 'unauthorized' };
+    const keyOpens = route.service === 'gateway' && c === "B's API key with A's ids";
+    if ((c !== "B with A's ids" && !keyOpens) || OPERATOR_ROUTES(route)) return { status: 401, code: 'unauthorized' };
     const aIds = [a.agent.id, a.deployment.id, a.apiKey.id];
     if (route.params.length > 0 || aIds.some((id) => JSON.stringify(body ?? null).includes(id)))
       return { status: 404, code: 'not_found' };
-    if (route.method === 'GET') return { own: true };
+    if (route.method === 'GET') return keyOpens ? 'names no resource' : { own: true };
     return 'names no resource: a write of B’s own';
   }
 
@@ -185,7 +194,7 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
       ].join('\n'),
     );
     expect(mistakes).toEqual([]);
-    expect(refused).toBeGreaterThan(routes.length * 4 - 1);
+    expect(refused).toBeGreaterThan(routes.length * 5 - 1);
     // the control: a write B may make is seen as a change, so "0 changes" above means something
     expect((await sec!.call(bToken, 'POST', '/v1/agents', { name: 'b-own-agent', runtime: 'local' })).status).toBe(201);
     expect(changedTables(before, await sec!.store.snapshot())).toEqual(
