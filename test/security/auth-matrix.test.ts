@@ -107,7 +107,7 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     });
   }
 
-  /** What a refusal must be; null when the case does not apply to the route (with the reason). */
+  /** What the answer must be: a refusal, B's own (a read naming no id), or why the case does not apply. */
   function expected(
     route: Route,
     c: Case,
