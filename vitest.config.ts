@@ -23,7 +23,7 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: [
-            '{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts',
+            '{lib,api,gateway,activities,workflows,workers,runtime-local,convex}/**/*.unit.test.ts',
             'web/**/*.unit.test.{ts,tsx}',
           ],
         },

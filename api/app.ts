@@ -2,7 +2,15 @@ import { Hono } from 'hono';
 import { API_MAX_BODY_BYTES } from '../lib/contracts/index.js';
 import { errorResponse, notFoundRoute, onError } from '../lib/http/errors.js';
 import { HttpMetrics } from '../lib/http/metrics.js';
-import { limitBody, requireUser, withRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import {
+  accessLog,
+  limitBody,
+  requireUser,
+  tagSpan,
+  withRequestId,
+  withTracing,
+  type AuthedEnv,
+} from '../lib/http/middleware.js';
 import type { ApiDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
 import { accountRoutes } from './routes/account.js';
@@ -47,8 +55,11 @@ export function createApiApp(deps: ApiDeps) {
   const metrics = deps.metrics ?? new HttpMetrics('api');
   return (
     new Hono<AuthedEnv>()
+      .use('*', withTracing('webhost-api'))
       .use('*', metrics.middleware())
       .use('*', withRequestId())
+      .use('*', tagSpan())
+      .use('*', accessLog(deps.log))
       // Refused from the Content-Length header, or counted as a chunked body streams in: an
       // oversized body is never read whole.
       .use(

@@ -103,6 +103,7 @@ export class LocalProvider implements RuntimeProvider {
         method: 'POST',
         body: input.body,
         headers: {
+          ...input.traceHeaders,
           'content-type': 'application/json',
           accept: input.accept,
           [SESSION_HEADER]: input.sessionId,
