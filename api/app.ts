@@ -17,6 +17,7 @@ import { accountRoutes } from './routes/account.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { billingRoutes, lemonSqueezyWebhookRoutes } from './routes/billing.js';
+import { codecRoutes } from './routes/codec.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
@@ -32,6 +33,7 @@ import { usageRoutes } from './routes/usage.js';
  *  - routes a signature authenticates (`/webhooks/*` from the billing provider, `/v1/telemetry`
  *    from the agents' shim) are mounted first, outside the user-auth middleware;
  *  - `/admin/*` needs the operator token (`npm run admin`), never a user token;
+ *  - `/codec/decode` is Temporal UI's and the CLI's codec server: open in local auth, else the operator token;
  *  - `/auth/local-token` signs a local token, only when auth is local (no Clerk);
  *  - everything else under `/v1` needs a user token.
  */
@@ -74,6 +76,8 @@ export function createApiApp(deps: ApiDeps) {
       .get('/metrics', () => metrics.handler())
       .route('/', signedRoutes(deps))
       .route('/admin', adminRoutes(deps))
+      // Temporal UI's and the CLI's codec server (README, Runbook)
+      .route('/codec', codecRoutes(deps.codecServer))
       // the dashboard's sign-in without Clerk; refuses every call unless auth is local
       .route('/auth', localAuthRoutes(deps))
       .route('/v1', user)

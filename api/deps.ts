@@ -6,6 +6,7 @@ import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { CodecServerDeps } from './routes/codec.js';
 import type { LogTailTiming } from './routes/logs.js';
 import type { Workflows } from './temporal.js';
 
@@ -39,6 +40,8 @@ export interface ApiDeps {
    * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.
    */
   localSignIn?: (userId: string) => Promise<string>;
+  /** The codec server for Temporal UI and the CLI (`POST /codec/decode`); absent, that route is not served. */
+  codecServer?: CodecServerDeps;
   /** Prometheus metrics (`GET /metrics`); one is made when absent. */
   metrics?: HttpMetrics;
 }

@@ -18,13 +18,26 @@ import { createLogger } from '../lib/log.js';
 import { agentCoreConfigFromEnv } from '../lib/runtime/providers/agentcore.js';
 import { cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js';
 import { openStore, storeConfigFromEnv, type Store } from '../lib/store/index.js';
-import { encryptedDataConverter } from '../lib/temporal/codec.js';
+import { EncryptionCodec, encryptedDataConverter } from '../lib/temporal/codec.js';
 import { startTracing } from '../lib/tracing.js';
 import { createApiApp } from './app.js';
 import { ChangeFeed } from './change-feed.js';
 import type { ApiDeps } from './deps.js';
 import { defaultTierFromEnv } from './entitlements.js';
 import { temporalClient, temporalWorkflows } from './temporal.js';
+
+/**
+ * The origins whose pages may call the codec server: `WEBHOST_CODEC_CORS_ORIGINS`
+ * (comma-separated), else the embedded Temporal UI's.
+ */
+export function codecCorsOriginsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const listed = env.WEBHOST_CODEC_CORS_ORIGINS?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  if (listed?.length) return listed;
+  const { uiPort } = configFromEnv(env).temporal;
+  return [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
+}
 
 /**
  * The api with what it keeps running: the change feed the dashboard's event stream reads.
@@ -64,6 +77,11 @@ export async function startApi(opts: {
       operatorToken: operatorToken(masterKey),
       telemetryKey: telemetryKeys(masterKey),
       billing,
+      codecServer: {
+        codec: new EncryptionCodec(payloadCodecKey(masterKey)),
+        access: authConfig.mode === 'local' ? { open: true } : { open: false, operatorToken: operatorToken(masterKey) },
+        corsOrigins: codecCorsOriginsFromEnv(env),
+      },
       // the dashboard's local sign-in, only without Clerk (README, Dashboard)
       ...(authConfig.mode === 'local'
         ? { localSignIn: (userId: string) => signLocalToken(ensureLocalKeyPair(opts.dataDir).privateKeyPem, userId) }

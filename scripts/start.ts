@@ -52,6 +52,8 @@ try {
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
       namespace: config.temporal.namespace,
+      // the UI shows workflows' inputs, results and progress through the api's codec server
+      uiCodecEndpoint: `http://127.0.0.1:${config.apiPort}/codec`,
     });
     cleanups.push(dev.stop);
     temporalAddress = dev.address;
