@@ -201,6 +201,21 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it('runs Temporal with the dynamic config the dev server of npm start runs with', () => {
+    const devServer = read('lib/temporal/dev-server.ts');
+    const devValues = [...devServer.matchAll(/'--dynamic-config-value',\s*'([\w.]+)=(\w+)'/g)].map((m) => [
+      m[1]!,
+      JSON.parse(m[2]!) as unknown,
+    ]);
+    expect(devValues.length).toBeGreaterThan(0);
+    const mounted = services.temporal!.configs!.find((c) =>
+      services.temporal!.environment!.DYNAMIC_CONFIG_FILE_PATH!.endsWith(c.target.replace(/^\/etc\/temporal\//, '')),
+    );
+    expect(mounted, 'DYNAMIC_CONFIG_FILE_PATH names the mounted config').toBeDefined();
+    const dynamic = parse(compose.configs![mounted!.source]!.content!) as Record<string, { value: unknown }[]>;
+    for (const [key, value] of devValues) expect(dynamic[key as string]?.[0]?.value, key as string).toEqual(value);
+  });
+
   it('starts the platform only once PostgreSQL is healthy and Temporal is set up', () => {
     for (const name of ['api', 'gateway', 'worker']) {
       expect(services[name]!.depends_on, name).toMatchObject({
