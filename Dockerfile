@@ -45,6 +45,8 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY convex ./convex
 COPY web/server.ts web/main.ts ./web/
+# the operator's CLIs, for `docker compose exec api node --import tsx scripts/admin.ts …`
+COPY scripts/admin.ts scripts/token.ts ./scripts/
 COPY --from=build /app/dist ./dist
 # /data: the platform's data dir (a volume in docker-compose.yml), owned by the user that runs;
 # dist/: the worker writes its build child there on first use.
