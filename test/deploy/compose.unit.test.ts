@@ -243,6 +243,26 @@ describe('docker-compose.yml', () => {
     const stale = Object.keys(DEFAULTED_ON_PURPOSE).filter((v) => !wanted.has(v));
     expect(stale, 'no longer read by the platform: drop them from DEFAULTED_ON_PURPOSE').toEqual([]);
   });
+
+  it('gives the runtime and the dashboard, which do not read .env, what their mains read', () => {
+    const readIn = (...files: string[]) =>
+      new Set(files.flatMap((f) => [...read(f).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)].map((m) => m[1]!)));
+    const runtime = Object.keys(services['runtime-local']!.environment!);
+    expect(services['runtime-local']!.env_file).toBeUndefined();
+    expect(
+      [
+        ...readIn('runtime-local/main.ts'),
+        ...Object.values(LIMIT_ENV.agent),
+        'LOCAL_RUNTIME_HOST',
+        'WEBHOST_DATA_DIR',
+      ].filter((v) => !runtime.includes(v)),
+    ).toEqual([]);
+    const web = Object.keys(services.web!.environment!);
+    expect(services.web!.env_file).toBeUndefined();
+    expect(
+      [...readIn('web/main.ts', 'web/server.ts'), 'HOST', 'DASHBOARD_PORT'].filter((v) => !web.includes(v)),
+    ).toEqual([]);
+  });
 });
 
 /** Variables the platform reads that docker-compose.yml leaves alone, and why. */
