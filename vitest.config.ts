@@ -25,6 +25,8 @@ export default defineConfig({
           include: [
             '{lib,api,gateway,activities,workflows,workers,runtime-local,convex}/**/*.unit.test.ts',
             'web/**/*.unit.test.{ts,tsx}',
+            // docker-compose.yml and the Dockerfile, checked without a Docker engine
+            'test/deploy/**/*.unit.test.ts',
           ],
         },
       },
