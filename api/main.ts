@@ -5,6 +5,7 @@
 // the cloud runtimes' and Lemon Squeezy's settings.
 import { Client, Connection } from '@temporalio/client';
 import { loadMasterKey, operatorToken, payloadCodecKey, telemetryKeys } from '../lib/auth/platform-keys.js';
+import { webhookConfigFromEnv } from '../lib/webhooks/config.js';
 import { ensureLocalKeyPair } from '../lib/auth/local-keys.js';
 import { signLocalToken } from '../lib/auth/sign.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
@@ -53,6 +54,7 @@ const api = await listen(
     changes,
     operatorToken: operatorToken(masterKey),
     telemetryKey: telemetryKeys(masterKey),
+    webhooks: webhookConfigFromEnv(process.env, masterKey),
     billing: {
       config: billingConfig,
       ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
