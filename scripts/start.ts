@@ -37,6 +37,7 @@ import { dashboardConfigFromEnv, startDashboard } from '../web/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
+import { webhookConfigFromEnv } from '../lib/webhooks/config.js';
 import { runDeployWorker } from '../workers/deploy-worker.js';
 import { installWorkerMetrics } from '../workers/metrics.js';
 
@@ -86,6 +87,7 @@ try {
   const invokeToken = invokeTokens(masterKey);
   const telemetryKey = telemetryKeys(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
+  const webhooks = webhookConfigFromEnv(process.env, masterKey);
   const { providers, close: closeProviders } = providersFromEnv({
     env: process.env,
     runtimeUrl,
@@ -126,6 +128,7 @@ try {
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
     buildLimits: limits.build,
     buildConfig: buildConfigFromEnv(process.env, config.dataDir),
+    webhooks,
   });
   const worker = await runDeployWorker({
     address: temporalAddress,
@@ -161,6 +164,7 @@ try {
       operatorToken: operatorToken(masterKey),
       telemetryKey,
       billing,
+      webhooks,
       // the dashboard's local sign-in, only without Clerk (README, Dashboard)
       ...(authConfig.mode === 'local'
         ? {

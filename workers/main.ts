@@ -18,6 +18,7 @@ import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
+import { webhookConfigFromEnv } from '../lib/webhooks/config.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { runDeployWorker } from './deploy-worker.js';
 import { installWorkerMetrics } from './metrics.js';
@@ -50,6 +51,7 @@ const worker = await runDeployWorker({
     artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
     buildLimits: limits.build,
     buildConfig: buildConfigFromEnv(process.env, config.dataDir),
+    webhooks: webhookConfigFromEnv(process.env, masterKey),
   }),
   buildConcurrency: limits.build.concurrency,
   dataConverter,
