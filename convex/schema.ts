@@ -263,6 +263,8 @@ export const webhookEndpoint = v.object({
   events: v.array(webhookEventType),
   description: v.nullable(v.string()),
   createdAt: v.number(),
+  /** Set while the owner has disabled it: no new deliveries. Absent on documents written before. */
+  disabledAt: v.optional(v.nullable(v.number())),
   /** Deleted endpoints keep their document for their deliveries' sake; they are never listed again. */
   deletedAt: v.nullable(v.number()),
 });

@@ -15,6 +15,7 @@ const endpointOut = v.object({
   events: v.array(webhookEventType),
   description: v.nullable(v.string()),
   createdAt: v.string(),
+  disabled: v.boolean(),
 });
 const toEndpoint = (d: WebhookEndpointDoc) => ({
   id: d.endpointId,
@@ -22,6 +23,7 @@ const toEndpoint = (d: WebhookEndpointDoc) => ({
   events: d.events,
   description: d.description,
   createdAt: iso(d.createdAt),
+  disabled: (d.disabledAt ?? null) !== null,
 });
 
 const deliveryOut = v.object({
@@ -98,6 +100,7 @@ export const createEndpoint = serviceMutation({
       events,
       description,
       createdAt: now,
+      disabledAt: null,
       deletedAt: null,
     };
     await ctx.db.insert('webhookEndpoints', endpoint);
@@ -129,6 +132,29 @@ export const listEndpoints = serviceQuery({
       .take(limit + 1);
     const items = rows.slice(0, limit);
     return { items: items.map(toEndpoint), next: rows.length > limit ? items.at(-1)!.endpointId : null };
+  },
+});
+
+/** Disables or enables an endpoint, with its audit entry only when it changes. */
+export const setDisabled = serviceMutation({
+  args: { ownerId: v.string(), endpointId: v.string(), disabled: v.boolean(), actor: v.string(), now: v.number() },
+  returns: endpointOut,
+  handler: async (ctx, { ownerId, endpointId, disabled, actor, now }) => {
+    const endpoint = await liveEndpoint(ctx.db, ownerId, endpointId);
+    if (endpoint === null) fail('not_found', 'webhook endpoint not found');
+    if (((endpoint.disabledAt ?? null) !== null) === disabled) return toEndpoint(endpoint);
+    const disabledAt = disabled ? now : null;
+    await ctx.db.patch(endpoint._id, { disabledAt });
+    await insertAudit(ctx.db, {
+      ownerId,
+      actor,
+      action: disabled ? 'webhook.disabled' : 'webhook.enabled',
+      targetType: 'webhook',
+      targetId: endpointId,
+      details: null,
+      at: now,
+    });
+    return toEndpoint({ ...endpoint, disabledAt });
   },
 });
 
@@ -193,7 +219,7 @@ export const recordDeliveries = serviceMutation({
   returns: v.object({ deliveryIds: v.array(v.string()) }),
   handler: async (ctx, { ownerId, eventId, type, agentId, deploymentId, body, now }) => {
     const endpoints = (await ownerEndpoints(ctx.db, ownerId).collect()).filter(
-      (e) => e.deletedAt === null && e.events.includes(type),
+      (e) => e.deletedAt === null && (e.disabledAt ?? null) === null && e.events.includes(type),
     );
     for (const endpoint of endpoints) {
       const recorded = await ctx.db

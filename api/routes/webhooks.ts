@@ -1,7 +1,14 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { AppError, CreateWebhookBody, Id, PageQuery, type CreatedWebhookEndpoint } from '../../lib/contracts/index.js';
+import {
+  AppError,
+  CreateWebhookBody,
+  Id,
+  PageQuery,
+  UpdateWebhookBody,
+  type CreatedWebhookEndpoint,
+} from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
 import { WEBHOOK_ENDPOINTS_PER_OWNER } from '../../lib/limits.js';
 import type { AuthedEnv } from '../../lib/http/middleware.js';
@@ -20,43 +27,60 @@ const EndpointParam = z.object({ endpointId: Id });
  */
 export function webhookRoutes(deps: ApiDeps) {
   const { store } = deps;
-  return new Hono<AuthedEnv>()
-    .post('/', noIdempotencyKey(), validate('json', CreateWebhookBody), async (c) => {
-      const webhooks = deps.webhooks;
-      if (!webhooks) throw new Error('webhooks are not configured on this api (ApiDeps.webhooks)');
-      const { url, events, description } = c.req.valid('json');
-      const checked = checkWebhookUrl(url, webhooks.urlPolicy);
-      const userId = c.get('userId');
-      const endpoint = await store.createWebhookEndpoint({
-        id: newId('whe'),
-        ownerId: userId,
-        url: checked.href,
-        events,
-        description: description || null,
-        actor: `user:${userId}`,
-        maxActive: WEBHOOK_ENDPOINTS_PER_OWNER,
-        now: new Date(),
-      });
-      const body: CreatedWebhookEndpoint = { ...endpoint, secret: webhooks.secretFor(endpoint.id) };
-      c.header('Cache-Control', 'no-store');
-      return c.json(body, 201);
-    })
-    .get('/', validate('query', PageQuery), async (c) =>
-      c.json(await store.listWebhookEndpoints(c.get('userId'), c.req.valid('query'))),
-    )
-    .delete('/:endpointId', validate('param', EndpointParam), async (c) => {
-      const userId = c.get('userId');
-      await store.deleteWebhookEndpoint({
-        ownerId: userId,
-        id: c.req.valid('param').endpointId,
-        actor: `user:${userId}`,
-        now: new Date(),
-      });
-      return c.body(null, 204);
-    })
-    .get('/:endpointId/deliveries', validate('param', EndpointParam), validate('query', PageQuery), async (c) =>
-      c.json(await store.listWebhookDeliveries(c.get('userId'), c.req.valid('param').endpointId, c.req.valid('query'))),
-    );
+  return (
+    new Hono<AuthedEnv>()
+      .post('/', noIdempotencyKey(), validate('json', CreateWebhookBody), async (c) => {
+        const webhooks = deps.webhooks;
+        if (!webhooks) throw new Error('webhooks are not configured on this api (ApiDeps.webhooks)');
+        const { url, events, description } = c.req.valid('json');
+        const checked = checkWebhookUrl(url, webhooks.urlPolicy);
+        const userId = c.get('userId');
+        const endpoint = await store.createWebhookEndpoint({
+          id: newId('whe'),
+          ownerId: userId,
+          url: checked.href,
+          events,
+          description: description || null,
+          actor: `user:${userId}`,
+          maxActive: WEBHOOK_ENDPOINTS_PER_OWNER,
+          now: new Date(),
+        });
+        const body: CreatedWebhookEndpoint = { ...endpoint, secret: webhooks.secretFor(endpoint.id) };
+        c.header('Cache-Control', 'no-store');
+        return c.json(body, 201);
+      })
+      .get('/', validate('query', PageQuery), async (c) =>
+        c.json(await store.listWebhookEndpoints(c.get('userId'), c.req.valid('query'))),
+      )
+      // Disabling stops new events; deliveries already under way go on.
+      .patch('/:endpointId', validate('param', EndpointParam), validate('json', UpdateWebhookBody), async (c) => {
+        const userId = c.get('userId');
+        return c.json(
+          await store.setWebhookEndpointDisabled({
+            ownerId: userId,
+            id: c.req.valid('param').endpointId,
+            disabled: c.req.valid('json').disabled,
+            actor: `user:${userId}`,
+            now: new Date(),
+          }),
+        );
+      })
+      .delete('/:endpointId', validate('param', EndpointParam), async (c) => {
+        const userId = c.get('userId');
+        await store.deleteWebhookEndpoint({
+          ownerId: userId,
+          id: c.req.valid('param').endpointId,
+          actor: `user:${userId}`,
+          now: new Date(),
+        });
+        return c.body(null, 204);
+      })
+      .get('/:endpointId/deliveries', validate('param', EndpointParam), validate('query', PageQuery), async (c) =>
+        c.json(
+          await store.listWebhookDeliveries(c.get('userId'), c.req.valid('param').endpointId, c.req.valid('query')),
+        ),
+      )
+  );
 }
 
 /**

@@ -46,6 +46,7 @@ describe('POST/GET/DELETE /v1/webhooks: happy', () => {
       events: ['deployment.live', 'rollback.completed'],
       description: 'ci',
       createdAt: expect.any(String),
+      disabled: false,
       secret: testWebhookSecret(created.id),
     });
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
@@ -65,6 +66,17 @@ describe('POST/GET/DELETE /v1/webhooks: happy', () => {
     const audit = (await store.listAudit('alice', { limit: 100 })).items.filter((e) => e.targetId === created.id);
     expect(JSON.stringify(audit)).not.toContain(created.secret.slice(6));
 
+    // disabled: no new deliveries, until enabled again
+    const patch = (body: unknown, user = 'alice') =>
+      api.call('PATCH', `/v1/webhooks/${created.id}`, { token: tokens[user]!, body });
+    const disabled = await patch({ disabled: true });
+    expect(disabled.status).toBe(200);
+    expect(WebhookEndpoint.strict().parse(await disabled.json())).toEqual({ ...endpoint, disabled: true });
+    await expectError(await patch({ disabled: 'yes' }), 400, 'validation_failed');
+    await expectError(await patch({ url: 'https://elsewhere.example.com' }), 400, 'validation_failed');
+    await expectError(await patch({ disabled: false }, 'bob'), 404, 'not_found');
+    expect(await (await patch({ disabled: false })).json()).toEqual(endpoint);
+
     expect((await remove(created.id)).status).toBe(204);
     expect((await list().then((r) => r.json())) as unknown).toEqual({ items: [], nextCursor: null });
     await expectError(await remove(created.id), 404, 'not_found');
@@ -73,6 +85,8 @@ describe('POST/GET/DELETE /v1/webhooks: happy', () => {
       .map((e) => [e.action, e.actor]);
     expect(actions).toEqual([
       ['webhook.deleted', 'user:alice'],
+      ['webhook.enabled', 'user:alice'],
+      ['webhook.disabled', 'user:alice'],
       ['webhook.created', 'user:alice'],
     ]);
   });

@@ -19,6 +19,8 @@ export const WebhookEndpoint = z.object({
   events: z.array(WebhookEventType),
   description: z.string().nullable(),
   createdAt: z.string(),
+  /** A disabled endpoint gets no new deliveries (those already under way go on). */
+  disabled: z.boolean(),
 });
 export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>;
 
@@ -44,6 +46,13 @@ export const CreateWebhookBody = z.strictObject(
   },
 );
 export type CreateWebhookBody = z.infer<typeof CreateWebhookBody>;
+
+/** `PATCH /v1/webhooks/:id`: stop sending new events to an endpoint, or start again. */
+export const UpdateWebhookBody = z.strictObject(
+  { disabled: z.boolean({ error: 'disabled must be true or false' }) },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? 'only "disabled" is accepted' : undefined) },
+);
+export type UpdateWebhookBody = z.infer<typeof UpdateWebhookBody>;
 
 /** The answer to `POST /v1/webhooks`: the only time the signing secret (`whsec_…`) is shown. */
 export const CreatedWebhookEndpoint = WebhookEndpoint.extend({ secret: z.string() });

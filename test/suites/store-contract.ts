@@ -1419,6 +1419,7 @@ export function describeStoreContract(factory: StoreUnderTest) {
         events: ['deployment.live'],
         description: null,
         createdAt: expect.any(String),
+        disabled: false,
       });
       const page = await store.listWebhookEndpoints(alice, { limit: 1 });
       expect(page.items.map((e) => e.id)).toEqual([second.id]);
@@ -1449,6 +1450,30 @@ export function describeStoreContract(factory: StoreUnderTest) {
         ['webhook.created', first.id],
       ]);
       expect((await store.listAudit(bob, { limit: 10 })).items).toEqual([]);
+    });
+
+    it('sends no new events to a disabled endpoint, and audits disabling and enabling once each', async () => {
+      const endpoint = await endpointOf(alice, ['deployment.live']);
+      const set = (disabled: boolean, ownerId = alice) =>
+        store.setWebhookEndpointDisabled({ ownerId, id: endpoint.id, disabled, actor: `user:${ownerId}`, now: now() });
+      await expectAppError(set(true, bob), 'not_found');
+      expect(await set(true)).toMatchObject({ id: endpoint.id, disabled: true });
+      expect(await set(true)).toMatchObject({ disabled: true });
+      const event = {
+        ownerId: alice,
+        eventId: newId('evt'),
+        type: 'deployment.live' as const,
+        agentId: newId('agt'),
+        deploymentId: newId('dep'),
+        body: '{}',
+        now: now(),
+      };
+      expect((await store.recordWebhookDeliveries(event)).deliveryIds).toEqual([]);
+      expect((await store.listWebhookEndpoints(alice, { limit: 10 })).items).toEqual([{ ...endpoint, disabled: true }]);
+      expect(await set(false)).toEqual(endpoint);
+      expect((await store.recordWebhookDeliveries({ ...event, eventId: newId('evt') })).deliveryIds).toHaveLength(1);
+      const actions = (await store.listAudit(alice, { limit: 10 })).items.map((e) => e.action);
+      expect(actions).toEqual(['webhook.enabled', 'webhook.disabled', 'webhook.created']);
     });
 
     it('records an event once per subscribed endpoint and keeps each attempt’s outcome on its delivery', async () => {

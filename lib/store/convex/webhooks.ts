@@ -13,6 +13,8 @@ export function convexWebhooks(call: ConvexCaller): WebhookStore {
       const { items, next } = await call.query(api.webhooks.listEndpoints, { ownerId, limit: page.limit, before });
       return pageOf(items, next);
     },
+    setWebhookEndpointDisabled: ({ ownerId, id, disabled, actor, now }) =>
+      call.mutation(api.webhooks.setDisabled, { ownerId, endpointId: id, disabled, actor, now: ms(now) }),
     async deleteWebhookEndpoint({ ownerId, id, actor, now }) {
       await call.mutation(api.webhooks.deleteEndpoint, { ownerId, endpointId: id, actor, now: ms(now) });
     },

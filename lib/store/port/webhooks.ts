@@ -25,12 +25,23 @@ export interface WebhookStore {
   createWebhookEndpoint(input: CreateWebhookEndpointInput): Promise<WebhookEndpoint>;
   /** The owner’s endpoints, newest first; deleted ones are gone. */
   listWebhookEndpoints(ownerId: string, page: PageQuery): Promise<Page<WebhookEndpoint>>;
+  /**
+   * Disables or enables an endpoint (`webhook.disabled` / `webhook.enabled` in the audit log, only
+   * when it changes); `not_found` when it is not the owner's or deleted.
+   */
+  setWebhookEndpointDisabled(input: {
+    ownerId: string;
+    id: string;
+    disabled: boolean;
+    actor: string;
+    now: Date;
+  }): Promise<WebhookEndpoint>;
   /** `not_found` when it is not the owner's, or already deleted. Its pending deliveries give up. */
   deleteWebhookEndpoint(input: { ownerId: string; id: string; actor: string; now: Date }): Promise<void>;
   /** An endpoint's deliveries, newest first; `not_found` when the endpoint is not the owner's (or deleted). */
   listWebhookDeliveries(ownerId: string, endpointId: string, page: PageQuery): Promise<Page<WebhookDelivery>>;
   /**
-   * One `pending` delivery of the event to each of the owner's endpoints subscribed to its type;
+   * One `pending` delivery of the event to each of the owner's enabled endpoints subscribed to its type;
    * their ids. Once per event id: a repeat records nothing new and answers the same ids.
    */
   recordWebhookDeliveries(input: RecordWebhookDeliveriesInput): Promise<{ deliveryIds: string[] }>;
@@ -108,6 +119,9 @@ export const webhookRules: Rules<WebhookStore> = {
     }),
   ]),
   listWebhookEndpoints: z.tuple([Id, PageArgs]),
+  setWebhookEndpointDisabled: z.tuple([
+    z.object({ ownerId: Id, id: Id, disabled: z.boolean(), actor: Short(128), now: Instant }),
+  ]),
   deleteWebhookEndpoint: z.tuple([z.object({ ownerId: Id, id: Id, actor: Short(128), now: Instant })]),
   listWebhookDeliveries: z.tuple([Id, Id, PageArgs]),
   recordWebhookDeliveries: z.tuple([

@@ -321,6 +321,8 @@ export const migrations: readonly { version: number; name: string; sql: string }
         events text[] not null,
         description text,
         created_at timestamptz not null,
+        -- Set while the owner has disabled it: no new deliveries.
+        disabled_at timestamptz,
         -- Deleted endpoints keep their row for their deliveries' sake; they are never listed again.
         deleted_at timestamptz
       );

@@ -19,6 +19,7 @@ const toEndpoint = (r: Row): WebhookEndpoint => ({
   events: r.events as WebhookEventType[],
   description: (r.description as string | null) ?? null,
   createdAt: iso(r.created_at),
+  disabled: r.disabled_at != null,
 });
 
 const toDelivery = (r: Row): WebhookDelivery => ({
@@ -92,6 +93,33 @@ export function sqlWebhooks(db: SqlClient): WebhookStore {
       return pageOfRows(rows.map(toEndpoint), q.limit, (e) => e.id);
     },
 
+    async setWebhookEndpointDisabled(input) {
+      return db.transaction(async (tx) => {
+        const { rows: changed } = await tx.query(
+          `update webhook_endpoints set disabled_at = case when $3 then $4::timestamptz else null end
+           where id = $1 and owner_id = $2 and deleted_at is null and (disabled_at is not null) <> $3 returning *`,
+          [input.id, input.ownerId, input.disabled, input.now],
+        );
+        if (changed[0]) {
+          await insertAudit(tx, {
+            ownerId: input.ownerId,
+            actor: input.actor,
+            action: input.disabled ? 'webhook.disabled' : 'webhook.enabled',
+            targetType: 'webhook',
+            targetId: input.id,
+            now: input.now,
+          });
+          return toEndpoint(changed[0]);
+        }
+        const { rows } = await tx.query(
+          `select * from webhook_endpoints where id = $1 and owner_id = $2 and deleted_at is null`,
+          [input.id, input.ownerId],
+        );
+        if (!rows[0]) throw notFound('webhook endpoint');
+        return toEndpoint(rows[0]);
+      });
+    },
+
     async deleteWebhookEndpoint(input) {
       await db.transaction(async (tx) => {
         const { rows } = await tx.query(
@@ -134,7 +162,8 @@ export function sqlWebhooks(db: SqlClient): WebhookStore {
     async recordWebhookDeliveries(input) {
       return db.transaction(async (tx) => {
         const { rows: endpoints } = await tx.query<{ id: string }>(
-          `select id from webhook_endpoints where owner_id = $1 and deleted_at is null and $2 = any(events) order by id`,
+          `select id from webhook_endpoints where owner_id = $1 and deleted_at is null and disabled_at is null
+           and $2 = any(events) order by id`,
           [input.ownerId, input.type],
         );
         for (const endpoint of endpoints) {
