@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WebhookEventType, WebhookPayload } from '../lib/contracts/index.js';
+import { WEBHOOK_DELIVERIES_PER_ENDPOINT } from '../lib/limits.js';
 import type { Store } from '../lib/store/index.js';
 import type { WebhookConfig } from '../lib/webhooks/config.js';
 import { judgeAttempt, sendWebhook, WEBHOOK_ATTEMPT_TIMEOUT_MS } from '../lib/webhooks/send.js';
@@ -77,6 +78,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
           agentId: input.agentId,
           deploymentId: input.deploymentId,
           body: JSON.stringify(payload),
+          keepPerEndpoint: WEBHOOK_DELIVERIES_PER_ENDPOINT,
           now: new Date(input.occurredAt),
         }),
       );

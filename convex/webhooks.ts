@@ -205,6 +205,9 @@ export const listDeliveries = serviceQuery({
   },
 });
 
+/** How many old deliveries of an endpoint one event may delete. */
+const PRUNED_PER_EVENT = 20;
+
 /** A pending delivery to each subscribed endpoint; once per event id. */
 export const recordDeliveries = serviceMutation({
   args: {
@@ -214,10 +217,11 @@ export const recordDeliveries = serviceMutation({
     agentId: v.string(),
     deploymentId: v.string(),
     body: v.string(),
+    keepPerEndpoint: v.number(),
     now: v.number(),
   },
   returns: v.object({ deliveryIds: v.array(v.string()) }),
-  handler: async (ctx, { ownerId, eventId, type, agentId, deploymentId, body, now }) => {
+  handler: async (ctx, { ownerId, eventId, type, agentId, deploymentId, body, keepPerEndpoint, now }) => {
     const endpoints = (await ownerEndpoints(ctx.db, ownerId).collect()).filter(
       (e) => e.deletedAt === null && (e.disabledAt ?? null) === null && e.events.includes(type),
     );
@@ -244,6 +248,14 @@ export const recordDeliveries = serviceMutation({
         lastAttemptAt: null,
         finishedAt: null,
       });
+      // bounded per endpoint: final deliveries older than the newest `keepPerEndpoint` go, a few
+      // at a time (each event adds one)
+      const newest = await ctx.db
+        .query('webhookDeliveries')
+        .withIndex('by_endpointId_deliveryId', (q) => q.eq('endpointId', endpoint.endpointId))
+        .order('desc')
+        .take(keepPerEndpoint + PRUNED_PER_EVENT);
+      for (const old of newest.slice(keepPerEndpoint)) if (old.status !== 'pending') await ctx.db.delete(old._id);
     }
     const deliveries = await ctx.db
       .query('webhookDeliveries')

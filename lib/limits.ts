@@ -108,3 +108,6 @@ export const API_KEYS_PER_OWNER = 50;
  * they multiply the platform's outbound requests); one more is `409 conflict` until one is deleted.
  */
 export const WEBHOOK_ENDPOINTS_PER_OWNER = 10;
+
+/** Deliveries kept per webhook endpoint (`GET /v1/webhooks/:id/deliveries`); older finished ones are deleted. */
+export const WEBHOOK_DELIVERIES_PER_ENDPOINT = 1000;

@@ -113,6 +113,7 @@ describe('POST/GET/DELETE /v1/webhooks: happy', () => {
         agentId: newId('agt'),
         deploymentId: newId('dep'),
         body: '{}',
+        keepPerEndpoint: 100,
         now: new Date(),
       });
     const page = (await (await deliveries(made[0]!, 'carol', '?limit=2')).json()) as {

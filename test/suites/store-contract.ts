@@ -1466,6 +1466,7 @@ export function describeStoreContract(factory: StoreUnderTest) {
         agentId: newId('agt'),
         deploymentId: newId('dep'),
         body: '{}',
+        keepPerEndpoint: 100,
         now: now(),
       };
       expect((await store.recordWebhookDeliveries(event)).deliveryIds).toEqual([]);
@@ -1474,6 +1475,44 @@ export function describeStoreContract(factory: StoreUnderTest) {
       expect((await store.recordWebhookDeliveries({ ...event, eventId: newId('evt') })).deliveryIds).toHaveLength(1);
       const actions = (await store.listAudit(alice, { limit: 10 })).items.map((e) => e.action);
       expect(actions).toEqual(['webhook.enabled', 'webhook.disabled', 'webhook.created']);
+    });
+
+    it('keeps an endpoint’s newest deliveries, and pending ones until they end', async () => {
+      const endpoint = await endpointOf(alice, ['deployment.live']);
+      const record = async () => {
+        const { deliveryIds } = await store.recordWebhookDeliveries({
+          ownerId: alice,
+          eventId: newId('evt'),
+          type: 'deployment.live',
+          agentId: newId('agt'),
+          deploymentId: newId('dep'),
+          body: '{}',
+          keepPerEndpoint: 2,
+          now: now(),
+        });
+        return deliveryIds[0]!;
+      };
+      const finish = (deliveryId: string) =>
+        store.recordWebhookAttempt({
+          ownerId: alice,
+          deliveryId,
+          attempt: 1,
+          status: 'succeeded',
+          responseStatus: 200,
+          error: null,
+          now: now(),
+        });
+      const kept = async () =>
+        (await store.listWebhookDeliveries(alice, endpoint.id, { limit: 10 })).items.map((d) => d.id);
+      const first = await record();
+      const second = await record();
+      const third = await record();
+      // the oldest is still pending: kept
+      expect(await kept()).toEqual([third, second, first]);
+      await finish(first);
+      await finish(second);
+      const fourth = await record();
+      expect(await kept()).toEqual([fourth, third]);
     });
 
     it('records an event once per subscribed endpoint and keeps each attempt’s outcome on its delivery', async () => {
@@ -1488,6 +1527,7 @@ export function describeStoreContract(factory: StoreUnderTest) {
         agentId: newId('agt'),
         deploymentId: newId('dep'),
         body: '{"type":"deployment.live"}',
+        keepPerEndpoint: 100,
         now: now(),
       };
       const { deliveryIds } = await store.recordWebhookDeliveries(event);

@@ -42,7 +42,8 @@ export interface WebhookStore {
   listWebhookDeliveries(ownerId: string, endpointId: string, page: PageQuery): Promise<Page<WebhookDelivery>>;
   /**
    * One `pending` delivery of the event to each of the owner's enabled endpoints subscribed to its type;
-   * their ids. Once per event id: a repeat records nothing new and answers the same ids.
+   * their ids. Once per event id: a repeat records nothing new and answers the same ids. Each
+   * endpoint keeps its newest `keepPerEndpoint` deliveries (older final ones are deleted here).
    */
   recordWebhookDeliveries(input: RecordWebhookDeliveriesInput): Promise<{ deliveryIds: string[] }>;
   /**
@@ -78,6 +79,11 @@ export interface RecordWebhookDeliveriesInput {
   deploymentId: string;
   /** The delivery's body (JSON text), sent as it is in every attempt. */
   body: string;
+  /**
+   * How many of an endpoint's deliveries are kept: older ones that are final are deleted as new
+   * ones are recorded (a pending one is kept until it ends, and goes with a later event).
+   */
+  keepPerEndpoint: number;
   now: Date;
 }
 
@@ -132,6 +138,7 @@ export const webhookRules: Rules<WebhookStore> = {
       agentId: Id,
       deploymentId: Id,
       body: z.string().min(2).max(WEBHOOK_BODY_MAX_CHARS),
+      keepPerEndpoint: z.number().int().min(1).max(100_000),
       now: Instant,
     }),
   ]),

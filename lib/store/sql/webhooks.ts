@@ -183,6 +183,12 @@ export function sqlWebhooks(db: SqlClient): WebhookStore {
               input.now,
             ],
           );
+          // bounded per endpoint: final deliveries older than the newest `keepPerEndpoint` go
+          await tx.query(
+            `delete from webhook_deliveries where endpoint_id = $1 and status <> 'pending' and id < (
+               select id from webhook_deliveries where endpoint_id = $1 order by id desc offset $2 limit 1)`,
+            [endpoint.id, input.keepPerEndpoint - 1],
+          );
         }
         const { rows } = await tx.query<{ id: string }>(
           `select id from webhook_deliveries where event_id = $1 and owner_id = $2 order by id`,
