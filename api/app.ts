@@ -26,6 +26,7 @@ import { rollbackRoutes } from './routes/rollback.js';
 import { secretRoutes } from './routes/secrets.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { usageRoutes } from './routes/usage.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /**
  * The REST api: it records intent and starts workflows; it never does their work inline.
@@ -52,6 +53,7 @@ export function createApiApp(deps: ApiDeps) {
     .route('/', logRoutes(deps, deps.logTail))
     .route('/api-keys', apiKeyRoutes(deps))
     .route('/billing', billingRoutes(deps))
+    .route('/webhooks', webhookRoutes(deps))
     .route('/events', eventRoutes(deps));
 
   const metrics = deps.metrics ?? new HttpMetrics('api');

@@ -4,6 +4,7 @@ import type { BillingConfig } from '../lib/billing/config.js';
 import type { LemonSqueezy } from '../lib/billing/lemonsqueezy.js';
 import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
+import type { WebhookConfig } from '../lib/webhooks/config.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { CodecServerDeps } from './routes/codec.js';
@@ -42,6 +43,12 @@ export interface ApiDeps {
   localSignIn?: (userId: string) => Promise<string>;
   /** The codec server for Temporal UI and the CLI (`POST /codec/decode`); absent, that route is not served. */
   codecServer?: CodecServerDeps;
+  /**
+   * Outbound webhooks (`/v1/webhooks`): an endpoint's signing secret (lib/auth/platform-keys.ts
+   * `webhookSecrets`), shown once when it is made, and where endpoints may point. Absent, creating
+   * an endpoint fails as a misconfiguration.
+   */
+  webhooks?: WebhookConfig;
   /** Prometheus metrics (`GET /metrics`); one is made when absent. */
   metrics?: HttpMetrics;
 }

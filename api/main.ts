@@ -20,6 +20,7 @@ import { cloudflareConfigFromEnv } from '../lib/runtime/providers/cloudflare.js'
 import { openStore, storeConfigFromEnv, type Store } from '../lib/store/index.js';
 import { EncryptionCodec, encryptedDataConverter } from '../lib/temporal/codec.js';
 import { startTracing } from '../lib/tracing.js';
+import { webhookConfigFromEnv } from '../lib/webhooks/config.js';
 import { createApiApp } from './app.js';
 import { ChangeFeed } from './change-feed.js';
 import type { ApiDeps } from './deps.js';
@@ -76,6 +77,7 @@ export async function startApi(opts: {
       changes,
       operatorToken: operatorToken(masterKey),
       telemetryKey: telemetryKeys(masterKey),
+      webhooks: webhookConfigFromEnv(env, masterKey),
       billing,
       codecServer: {
         codec: new EncryptionCodec(payloadCodecKey(masterKey)),

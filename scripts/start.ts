@@ -100,7 +100,7 @@ try {
     namespace: config.temporal.namespace,
     store,
     providers,
-    dataConverter,
+    masterKey,
     dataDir: config.dataDir,
     limits,
     env: process.env,

@@ -6,7 +6,6 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT (traces). `npm start` runs the same worker (startWorker) in its process.
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
 import { createActivities } from '../activities/index.js';
 import { temporalClient } from '../api/temporal.js';
 import { ArtifactStore } from '../lib/artifacts/index.js';
@@ -23,6 +22,7 @@ import { openStore, storeConfigFromEnv, type Store } from '../lib/store/index.js
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
 import { startTracing, type Tracing } from '../lib/tracing.js';
+import { webhookConfigFromEnv } from '../lib/webhooks/config.js';
 import { ensureControlToken } from '../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from './deploy-worker.js';
 import { installSdkRuntime } from './sdk-runtime.js';
@@ -38,13 +38,15 @@ export async function startWorker(opts: {
   namespace: string;
   store: Store;
   providers: Partial<Record<Runtime, RuntimeProvider>>;
-  dataConverter: DataConverter;
+  /** The platform's master key: the payload codec's and the webhook signing secrets' keys come from it. */
+  masterKey: Buffer;
   dataDir: string;
   limits: Limits;
   env: NodeJS.ProcessEnv;
   tracing: Tracing;
 }): Promise<RunningWorker> {
   const billingConfig = billingConfigFromEnv(opts.env);
+  const dataConverter = encryptedDataConverter(payloadCodecKey(opts.masterKey));
   const worker = await runDeployWorker({
     address: opts.address,
     namespace: opts.namespace,
@@ -55,14 +57,15 @@ export async function startWorker(opts: {
       artifacts: new ArtifactStore(join(opts.dataDir, 'artifacts')),
       buildLimits: opts.limits.build,
       buildConfig: buildConfigFromEnv(opts.env, opts.dataDir),
+      webhooks: webhookConfigFromEnv(opts.env, opts.masterKey),
     }),
     buildConcurrency: opts.limits.build.concurrency,
-    dataConverter: opts.dataConverter,
+    dataConverter,
     tracing: opts.tracing,
   });
   const connection = await Connection.connect({ address: opts.address });
   try {
-    const client = temporalClient(connection, opts.namespace, opts.dataConverter);
+    const client = temporalClient(connection, opts.namespace, dataConverter);
     await ensureRetentionSchedule(client);
     await ensureBillingCloseSchedule(client);
   } catch (err) {
@@ -97,7 +100,7 @@ if (import.meta.filename === process.argv[1]) {
     namespace: config.temporal.namespace,
     store,
     providers,
-    dataConverter: encryptedDataConverter(payloadCodecKey(masterKey)),
+    masterKey,
     dataDir: config.dataDir,
     limits,
     env: process.env,
