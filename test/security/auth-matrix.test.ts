@@ -28,6 +28,8 @@ const BODIES: Record<string, (a: Owned) => unknown> = {
   'api POST /v1/billing/checkout': () => ({ tier: 'starter' }),
   'api PUT /admin/users/:userId/tier': () => ({ tier: 'free' }),
   'gateway POST /v1/agents/:agentId/invoke': () => ({ input: 'matrix' }),
+  'api POST /v1/webhooks': () => ({ url: 'https://example.com/b-hook', events: ['deployment.live'] }),
+  'api PATCH /v1/webhooks/:endpointId': () => ({ disabled: false }),
 };
 
 /** A's resource behind each path parameter. A parameter missing here fails the test: add its resource. */
@@ -37,6 +39,7 @@ const PARAMS: Record<string, (a: Owned) => string> = {
   keyId: (a) => a.apiKey.id,
   name: (a) => a.secretName,
   userId: (a) => a.userId,
+  endpointId: (a) => a.webhook.id,
 };
 
 const CASES = [
@@ -115,7 +118,7 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
   ): { status: number; code: ErrorCode } | { own: true } | string {
     const keyOpens = route.service === 'gateway' && c === "B's API key with A's ids";
     if ((c !== "B with A's ids" && !keyOpens) || OPERATOR_ROUTES(route)) return { status: 401, code: 'unauthorized' };
-    const aIds = [a.agent.id, a.deployment.id, a.apiKey.id];
+    const aIds = [a.agent.id, a.deployment.id, a.apiKey.id, a.webhook.id];
     if (route.params.length > 0 || aIds.some((id) => JSON.stringify(body ?? null).includes(id)))
       return { status: 404, code: 'not_found' };
     if (route.method === 'GET') return keyOpens ? 'names no resource' : { own: true };
@@ -165,7 +168,7 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
         sent++;
         if ('own' in want) {
           if (res.status !== 200) mistakes.push(`${what}: ${res.status} ${text.slice(0, 200)}`);
-          else if ([a.agent.id, a.deployment.id, a.apiKey.id, a.userId].some((id) => text.includes(id)))
+          else if ([a.agent.id, a.deployment.id, a.apiKey.id, a.webhook.id, a.userId].some((id) => text.includes(id)))
             mistakes.push(`${what}: B's answer names A's resources: ${text.slice(0, 300)}`);
           else own++;
         } else {
@@ -276,6 +279,17 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
       else checked++;
       await res.arrayBuffer();
     }
+    // the codec server, open in local auth: an empty batch decodes and encodes to nothing
+    for (const op of ['decode', 'encode']) {
+      const res = await fetch(`${api}/codec/${op}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payloads: [] }),
+      });
+      if (res.status !== 200) mistakes.push(`codec ${op}: ${res.status}`);
+      else checked++;
+      await res.arrayBuffer();
+    }
     const signIn = await fetch(`${api}/auth/local-token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -288,7 +302,15 @@ describe.runIf(sec !== null)('every route refuses who must not get in, and chang
     // every public route is one of these
     for (const route of appRoutes().filter((r) => routeName(r) in PUBLIC_ROUTES))
       expect(
-        ['/healthz', '/metrics', '/auth/local-token', '/webhooks/lemonsqueezy', '/v1/telemetry'],
+        [
+          '/healthz',
+          '/metrics',
+          '/auth/local-token',
+          '/webhooks/lemonsqueezy',
+          '/v1/telemetry',
+          '/codec/decode',
+          '/codec/encode',
+        ],
         routeName(route),
       ).toContain(route.path);
 

@@ -270,6 +270,7 @@ describe.runIf(sec !== null)('malformed requests to every route', () => {
       keyId: () => m.apiKey.id,
       name: () => m.secretName,
       userId: () => m.userId,
+      endpointId: () => m.webhook.id,
     };
     const draft: fc.Arbitrary<Draft> = fc.record({
       route: fc.oneof(

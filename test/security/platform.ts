@@ -96,6 +96,8 @@ export interface Owned {
   secretName: string;
   apiKey: CreatedApiKey;
   revokedKey: CreatedApiKey;
+  /** A webhook endpoint, disabled so that nothing is ever delivered (no background change). */
+  webhook: { id: string; secret: string };
 }
 
 export async function seedOwner(sec: SecurityPlatform, userId: string): Promise<Owned> {
@@ -116,7 +118,23 @@ export async function seedOwner(sec: SecurityPlatform, userId: string): Promise<
   expect(revoked.status, revoked.text).toBe(201);
   const revoke = await sec.call(token, 'DELETE', `/v1/api-keys/${revoked.body.id}`);
   expect(revoke.status, revoke.text).toBeLessThan(300);
-  return { userId, token, agent, deployment, secretName, apiKey: key.body, revokedKey: revoked.body };
+  const webhook = await sec.call<{ id: string; secret: string }>(token, 'POST', '/v1/webhooks', {
+    url: 'https://example.com/webhost-hook',
+    events: ['deployment.live'],
+  });
+  expect(webhook.status, webhook.text).toBe(201);
+  const disabled = await sec.call(token, 'PATCH', `/v1/webhooks/${webhook.body.id}`, { disabled: true });
+  expect(disabled.status, disabled.text).toBe(200);
+  return {
+    userId,
+    token,
+    agent,
+    deployment,
+    secretName,
+    apiKey: key.body,
+    revokedKey: revoked.body,
+    webhook: webhook.body,
+  };
 }
 
 /**

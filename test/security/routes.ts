@@ -54,6 +54,10 @@ export const PUBLIC_ROUTES: Record<string, string> = {
   'gateway GET /metrics': 'Prometheus scrape',
   // the dashboard's sign-in in local mode only: anyone who reaches the api may be anyone there
   'api POST /auth/local-token': 'local-mode sign-in (refused with Clerk)',
+  // Temporal's remote codec protocol for Temporal UI and the CLI: open in local auth (where
+  // anyone may sign in as anyone), the operator token otherwise; a secret's value stays redacted
+  'api POST /codec/decode': 'codec server (open in local auth only; a secret stays [redacted])',
+  'api POST /codec/encode': 'codec server (open in local auth only)',
   // authenticated by Lemon Squeezy's X-Signature over the raw body: tested with bad signatures
   'api POST /webhooks/lemonsqueezy': 'signed by Lemon Squeezy (X-Signature)',
   // authenticated by the shim's per-deployment HMAC: tested with bad signatures
