@@ -225,6 +225,7 @@ describe.runIf(sec !== null)('secret canaries after the whole flow', () => {
     const connection = await Connection.connect({ address: `127.0.0.1:${sec!.platform.ports.temporal}` });
     const histories: { id: string; text: string }[] = [];
     const payloads: Payload[] = [];
+    const allPayloads: Payload[] = [];
     try {
       const client = new Client({ connection }); // no codec: the history as the server keeps it
       const ids: { workflowId: string; runId: string }[] = [];
@@ -242,12 +243,32 @@ describe.runIf(sec !== null)('secret canaries after the whole flow', () => {
         // proto JSON: bytes (every payload) as base64, as Temporal's own tools print a history
         histories.push({ id: workflowId, text: historyToJSON(history) });
         if (workflowId.startsWith('secret-')) payloadsIn(history, payloads);
+        payloadsIn(history, allPayloads);
       }
     } finally {
       await connection.close();
     }
     const secretWorkflows = histories.filter((h) => h.id.startsWith('secret-')).length;
     expect(secretWorkflows, 'set ×3 and delete ×1').toBe(4);
+
+    // every payload of every history as Temporal UI shows it: through the api's codec server
+    const b64 = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString('base64');
+    let decoded = 0;
+    for (let i = 0; i < allPayloads.length; i += 500) {
+      const chunk = allPayloads.slice(i, i + 500).map((p) => ({
+        metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
+        data: b64(p.data),
+      }));
+      const res = await fetch(`${sec!.platform.apiUrl}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-namespace': 'default' },
+        body: JSON.stringify({ payloads: chunk }),
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      decoded += chunk.length;
+      answers().push(text);
+    }
 
     const dump = await sec!.store.dump();
     const rows = [
@@ -291,7 +312,14 @@ describe.runIf(sec !== null)('secret canaries after the whole flow', () => {
       ['the agent’s logged control', CONTROL, 'answers', forms(CONTROL)],
       ['the ignored billing event’s name', CONTROL, 'log lines', forms(CONTROL)],
       ['the agent id, base64 only', agent.id, 'histories', forms(agent.id).slice(3)],
+      [
+        'a redacted secret in the codec server’s answers',
+        '"value":"[redacted]"',
+        'answers',
+        forms('"value":"[redacted]"'),
+      ],
     ];
+    expect(decoded).toBe(allPayloads.length);
     const missing = controls.filter(
       ([, , surface, wanted]) => !surfaces[surface].some(({ text }) => wanted.some((f) => text.includes(f))),
     );
@@ -304,7 +332,7 @@ describe.runIf(sec !== null)('secret canaries after the whole flow', () => {
 
     console.log(
       `canaries: ${secrets.length} canaries × {${Object.keys(dump).length} tables (${rows.length} rows, mid-flow and at the end), ` +
-        `${lines.length} log lines, ${said.length} answers, ${histories.length} histories} → ${found.length} found; ` +
+        `${lines.length} log lines, ${said.length} answers (${allPayloads.length} payloads decoded by the codec server among them), ${histories.length} histories} → ${found.length} found; ` +
         `${controls.length + 3 - missing.length} of ${controls.length + 3} controls found (3 canaries decrypted from ${payloads.length} payloads)`,
     );
     expect(found).toEqual([]);
