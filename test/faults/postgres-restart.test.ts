@@ -131,6 +131,7 @@ describe.runIf(postgres !== null)('PostgreSQL restarted under invoke traffic', (
     // once it is back, the last calls all succeed
     expect(after.slice(-CLIENTS).map((c) => c.status)).toEqual(Array(CLIENTS).fill(200));
     const errorsDown = calls.filter((c) => c.status !== 200);
+    const slowest = Math.max(...calls.filter((c) => c.phase !== 'before').map((c) => c.ms));
 
     // every acknowledged invoke is one usage event, once the gateway has written what it buffered
     expect(await platform.gateways[0]!.stop()).toBe(0);
@@ -150,7 +151,7 @@ describe.runIf(postgres !== null)('PostgreSQL restarted under invoke traffic', (
     console.log(
       `postgres-restart: ${calls.length} invokes (${CLIENTS} clients), ${acknowledged.length} acknowledged, ` +
         `${errorsDown.length} errors in the envelope during the outage (${[...new Set(errorsDown.map((c) => `${c.status} ${c.code}`))].join(', ') || 'none'}), ` +
-        `${down.filter((c) => c.status === 200).length} served during it; down ${seconds(downFor)}, serving again ${seconds(recoveredIn)} after the start; ${lost.length} lost`,
+        `${down.filter((c) => c.status === 200).length} served during it, slowest answer ${slowest} ms; down ${seconds(downFor)}, serving again ${seconds(recoveredIn)} after the start; ${lost.length} lost`,
     );
   }, 240_000);
 });
