@@ -25,8 +25,10 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: [
-            '{lib,api,gateway,activities,workflows,runtime-local,convex}/**/*.unit.test.ts',
+            '{lib,api,gateway,activities,workflows,workers,runtime-local,convex}/**/*.unit.test.ts',
             'web/**/*.unit.test.{ts,tsx}',
+            // docker-compose.yml and the Dockerfile, checked without a Docker engine
+            'test/deploy/**/*.unit.test.ts',
           ],
         },
       },

@@ -6,6 +6,7 @@ import { createRetentionActivities, type RetentionActivityDeps } from './retenti
 import { createSecretActivities, type SecretActivityDeps } from './secrets.js';
 import { createSubscriptionActivities, type SubscriptionActivityDeps } from './subscriptions.js';
 import { createRuntimeActivities, type RuntimeActivityDeps } from './runtime.js';
+import { createWebhookActivities, type WebhookActivityDeps } from './webhooks.js';
 
 export type ActivityDeps = DeploymentActivityDeps &
   BuildActivityDeps &
@@ -14,7 +15,8 @@ export type ActivityDeps = DeploymentActivityDeps &
   SecretActivityDeps &
   RetentionActivityDeps &
   SubscriptionActivityDeps &
-  BillingActivityDeps;
+  BillingActivityDeps &
+  WebhookActivityDeps;
 
 /** Every activity the workers register, one group per domain, built from their dependencies (no globals). */
 export function createActivities(deps: ActivityDeps) {
@@ -27,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetentionActivities(deps),
     ...createSubscriptionActivities(deps),
     ...createBillingActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

@@ -4,8 +4,10 @@ import type { BillingConfig } from '../lib/billing/config.js';
 import type { LemonSqueezy } from '../lib/billing/lemonsqueezy.js';
 import type { Runtime, Tier } from '../lib/contracts/index.js';
 import type { Logger } from '../lib/log.js';
+import type { WebhookConfig } from '../lib/webhooks/config.js';
 import type { Store } from '../lib/store/index.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { CodecServerDeps } from './routes/codec.js';
 import type { LogTailTiming } from './routes/logs.js';
 import type { Workflows } from './temporal.js';
 
@@ -39,6 +41,14 @@ export interface ApiDeps {
    * then `POST /auth/local-token` is the dashboard's sign-in. Absent, that route refuses.
    */
   localSignIn?: (userId: string) => Promise<string>;
+  /** The codec server for Temporal UI and the CLI (`POST /codec/decode`); absent, that route is not served. */
+  codecServer?: CodecServerDeps;
+  /**
+   * Outbound webhooks (`/v1/webhooks`): an endpoint's signing secret (lib/auth/platform-keys.ts
+   * `webhookSecrets`), shown once when it is made, and where endpoints may point. Absent, creating
+   * an endpoint fails as a misconfiguration.
+   */
+  webhooks?: WebhookConfig;
   /** Prometheus metrics (`GET /metrics`); one is made when absent. */
   metrics?: HttpMetrics;
 }

@@ -1,10 +1,13 @@
 import {
+  Client,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
-  type Client,
+  type Connection,
   type WorkflowStartOptions,
 } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { AgentIdKey, DeploymentIdKey, OwnerIdKey, WorkflowKindKey } from '../lib/temporal/search-attributes.js';
 import { DELETE_AGENT_WORKFLOW_KIND, deleteAgentWorkflowId } from '../workflows/delete-agent/config.js';
 import type { DeleteAgentInput } from '../workflows/delete-agent/messages.js';
@@ -18,6 +21,20 @@ import type { BillingWebhookInput } from '../workflows/billing-webhook/messages.
 import type { SecretChangeInput, SecretChangeResult } from '../workflows/secrets/messages.js';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { AppError } from '../lib/contracts/index.js';
+
+/**
+ * A Temporal client with the platform's payload codec, whose starts, signals and queries carry
+ * the caller's trace context (a span per call, the workflow's spans its children), so a deploy
+ * reads as one trace from the api's request to the provider's calls (README, "Traces").
+ */
+export function temporalClient(connection: Connection, namespace: string, dataConverter: DataConverter): Client {
+  return new Client({
+    connection,
+    namespace,
+    dataConverter,
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+  });
+}
 
 /** What Temporal says of a workflow the store thinks is running. */
 export type WorkflowOutcome =

@@ -13,6 +13,8 @@ import {
   SourceType,
   StepLogEntry,
   Tier,
+  WebhookDeliveryStatus,
+  WebhookEventType,
 } from '../lib/contracts/index.js';
 
 // The state store on Convex: the whole data model (docs/architecture.md, Invariants), with the same semantics as the
@@ -250,6 +252,44 @@ export const webhookEvent = v.object({
   receivedAt: v.number(),
 });
 
+export const webhookEventType = literals(...WebhookEventType.options);
+export const webhookDeliveryStatus = literals(...WebhookDeliveryStatus.options);
+
+/** An outbound webhook endpoint. Its signing secret is derived from the master key, never stored. */
+export const webhookEndpoint = v.object({
+  endpointId: v.string(),
+  ownerId: v.string(),
+  url: v.string(),
+  events: v.array(webhookEventType),
+  description: v.nullable(v.string()),
+  createdAt: v.number(),
+  /** Set while the owner has disabled it: no new deliveries. Absent on documents written before. */
+  disabledAt: v.optional(v.nullable(v.number())),
+  /** Deleted endpoints keep their document for their deliveries' sake; they are never listed again. */
+  deletedAt: v.nullable(v.number()),
+});
+export type WebhookEndpointDoc = Infer<typeof webhookEndpoint>;
+
+/** One event to one endpoint; `body` is the JSON sent in every attempt. */
+export const webhookDelivery = v.object({
+  deliveryId: v.string(),
+  ownerId: v.string(),
+  endpointId: v.string(),
+  eventId: v.string(),
+  eventType: webhookEventType,
+  agentId: v.string(),
+  deploymentId: v.string(),
+  body: v.string(),
+  status: webhookDeliveryStatus,
+  attempts: v.number(),
+  lastResponseStatus: v.nullable(v.number()),
+  lastError: v.nullable(v.string()),
+  createdAt: v.number(),
+  lastAttemptAt: v.nullable(v.number()),
+  finishedAt: v.nullable(v.number()),
+});
+export type WebhookDeliveryDoc = Infer<typeof webhookDelivery>;
+
 /** The answer is JSON text: its keys are the caller's and need not be Convex field names. */
 export const idempotencyRecord = v.object({
   ownerId: v.string(),
@@ -318,5 +358,13 @@ export default defineSchema({
   webhookEvents: defineTable(webhookEvent).index('by_provider_eventId', ['provider', 'eventId']),
   idempotencyRecords: defineTable(idempotencyRecord).index('by_ownerId_key', ['ownerId', 'key']),
   auditLog: defineTable(auditEntry).index('by_ownerId_seq', ['ownerId', 'seq']),
+  webhookEndpoints: defineTable(webhookEndpoint)
+    .index('by_endpointId', ['endpointId'])
+    .index('by_ownerId_endpointId', ['ownerId', 'endpointId']),
+  webhookDeliveries: defineTable(webhookDelivery)
+    .index('by_deliveryId', ['deliveryId'])
+    .index('by_endpointId_deliveryId', ['endpointId', 'deliveryId'])
+    .index('by_endpointId_eventId', ['endpointId', 'eventId'])
+    .index('by_eventId', ['eventId']),
   changes: defineTable(change).index('by_serving', ['serving']),
 });

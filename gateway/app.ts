@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { notFoundRoute, onError } from '../lib/http/errors.js';
 import { HttpMetrics } from '../lib/http/metrics.js';
-import { withOwnRequestId, type AuthedEnv } from '../lib/http/middleware.js';
+import { accessLog, tagSpan, withOwnRequestId, withTracing, type AuthedEnv } from '../lib/http/middleware.js';
 import type { GatewayDeps } from './deps.js';
 import { invokeRoutes } from './routes/invoke.js';
 
@@ -15,8 +15,11 @@ export type { GatewayDeps } from './deps.js';
 export function createGatewayApp(deps: GatewayDeps) {
   const metrics = deps.metrics ?? new HttpMetrics('gateway');
   return new Hono<AuthedEnv>()
+    .use('*', withTracing('webhost-gateway'))
     .use('*', metrics.middleware())
     .use('*', withOwnRequestId())
+    .use('*', tagSpan())
+    .use('*', accessLog(deps.log))
     .onError(onError(deps.log))
     .notFound(notFoundRoute)
     .get('/healthz', (c) => c.json({ ok: true }))

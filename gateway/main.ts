@@ -11,6 +11,7 @@ import { HttpMetrics } from '../lib/http/metrics.js';
 import { listen, type Listening } from '../lib/http/serve.js';
 import { limitsFromEnv, type AgentLimits } from '../lib/limits.js';
 import { createLogger } from '../lib/log.js';
+import { startTracing } from '../lib/tracing.js';
 import type { RuntimeProvider } from '../lib/runtime/provider.js';
 import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { openStore, storeConfigFromEnv, type Store } from '../lib/store/index.js';
@@ -81,6 +82,7 @@ export async function startGateway(opts: {
 }
 
 if (import.meta.filename === process.argv[1]) {
+  const tracing = startTracing('webhost-gateway');
   const log = createLogger('gateway');
   const config = configFromEnv();
   const limits = limitsFromEnv();
@@ -104,6 +106,7 @@ if (import.meta.filename === process.argv[1]) {
     await gateway.close();
     await closeProviders();
     await store.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

@@ -6,6 +6,12 @@ export interface PlatformConfig {
   apiPort: number;
   gatewayPort: number;
   runtimePort: number;
+  /**
+   * Where the local runtime listens, its control API and its agents' workerd ports:
+   * `LOCAL_RUNTIME_HOST`, loopback unless the platform's other processes are on other hosts
+   * (containers); every call to an agent carries its deployment's invoke token.
+   */
+  runtimeHost: string;
   /** The dashboard (web/), with its proxy to the api and the gateway. */
   dashboardPort: number;
   temporal: {
@@ -30,6 +36,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     apiPort: port(env.API_PORT, 3000),
     gatewayPort: port(env.GATEWAY_PORT, 8787),
     runtimePort: port(env.LOCAL_RUNTIME_PORT, 8790),
+    runtimeHost: env.LOCAL_RUNTIME_HOST || '127.0.0.1',
     dashboardPort: port(env.DASHBOARD_PORT, 5173),
     temporal: {
       address: env.TEMPORAL_ADDRESS || undefined,

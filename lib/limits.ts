@@ -102,3 +102,12 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
  * one more is `409 conflict` until a key is revoked.
  */
 export const API_KEYS_PER_OWNER = 50;
+
+/**
+ * Webhook endpoints one owner may have at once (each event is sent to every subscribed one, so
+ * they multiply the platform's outbound requests); one more is `409 conflict` until one is deleted.
+ */
+export const WEBHOOK_ENDPOINTS_PER_OWNER = 10;
+
+/** Deliveries kept per webhook endpoint (`GET /v1/webhooks/:id/deliveries`); older finished ones are deleted. */
+export const WEBHOOK_DELIVERIES_PER_ENDPOINT = 1000;

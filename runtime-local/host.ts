@@ -93,6 +93,11 @@ export interface HostOptions {
   /** workerd's network allow list for what agents may connect to (`public` unless widened). */
   egress: string[];
   /**
+   * The address agents' workerd ports listen on (the control API's): loopback unless the
+   * gateways run on other hosts. The shim refuses every call without the invoke token.
+   */
+  host: string;
+  /**
    * The api's `POST /v1/telemetry` URL. Versions deployed with a telemetry key get a service
    * binding to it (agents' network cannot reach loopback; the binding is how the shim reaches
    * the api). Absent, shims have no way to post and record nothing.
@@ -424,7 +429,7 @@ export class LocalRuntimeHost {
       // fetch() and connect() reach only what the allow list names: public addresses, not
       // this machine's services, the platform, or other agents.
       outboundService: { network: { allow: this.opts.egress, deny: [], tlsOptions: { trustBrowserCas: true } } },
-      host: '127.0.0.1',
+      host: this.opts.host,
       port: 0,
       cf: false,
       log: new Log(LogLevel.WARN),

@@ -7,6 +7,7 @@ const config = configFromEnv();
 const runtime = await startLocalRuntime({
   dataDir: config.dataDir,
   port: config.runtimePort,
+  host: config.runtimeHost,
   drainMs: Number(process.env.LOCAL_RUNTIME_DRAIN_MS ?? 30_000),
   limits: limitsFromEnv().agent,
   egress: agentEgressFromEnv(process.env),

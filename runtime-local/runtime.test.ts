@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleFiles } from '../lib/build/bundle.js';
@@ -71,6 +71,65 @@ describe('local runtime', () => {
         }).then((r) => r.json()),
       ).toEqual({ active: null, items: [] });
       expect((await fetch(`${runtime.url}/agents/${agentId}/versions`)).status).toBe(401);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('listens on loopback unless told otherwise (LOCAL_RUNTIME_HOST); told, its agents are reached on the control URL’s host', async (ctx) => {
+    // the machine's own non-loopback address stands for another container's view of the runtime
+    const ip = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!ip) {
+      console.warn('skipped: this machine has no non-loopback IPv4 address to reach the runtime on');
+      ctx.skip();
+      return;
+    }
+    const loopback = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')), port: 0 });
+    try {
+      const port = new URL(loopback.url).port;
+      await expect(fetch(`http://${ip}:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      await loopback.close();
+    }
+
+    const runtime = await startLocalRuntime({
+      dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')),
+      port: 0,
+      host: '0.0.0.0',
+    });
+    try {
+      const provider = localProvider({ url: `http://${ip}:${new URL(runtime.url).port}`, token: runtime.token });
+      const agentId = newId('agt');
+      const deploymentId = newId('dep');
+      const { versionRef } = await provider.deployVersion({
+        agentId,
+        deploymentId,
+        bundle: await bundleFiles(exampleSource('counter')),
+      });
+      await provider.activateVersion({ agentId, versionRef });
+      const res = await provider.invoke({
+        versionRef,
+        deploymentId,
+        body: '{"input":null}',
+        sessionId: 'from-elsewhere',
+        accept: 'application/json',
+        requestId: 'r',
+      });
+      expect(res.status).toBe(200);
+      expect((JSON.parse(await res.text()) as { output: { count: number } }).output.count).toBe(1);
+      // the version's own port answers on that address too, and without the invoke token refuses
+      const endpoint = (await (
+        await fetch(`${runtime.url}/versions/${versionRef}/endpoint`, {
+          headers: { authorization: `Bearer ${runtime.token}` },
+        })
+      ).json()) as { url: string };
+      const direct = await fetch(`http://${ip}:${new URL(endpoint.url).port}/invocations`, {
+        method: 'POST',
+        body: '{"input":null}',
+      });
+      expect(direct.status).toBe(401);
     } finally {
       await runtime.close();
     }

@@ -30,6 +30,8 @@ export interface LocalRuntime {
 export async function startLocalRuntime(opts: {
   dataDir: string;
   port: number;
+  /** The address the control API and the agents' workerd ports listen on; loopback by default. */
+  host?: string;
   drainMs?: number;
   limits?: AgentLimits;
   /** What agents may connect to (workerd's network allow list); public addresses only by default. */
@@ -44,12 +46,13 @@ export async function startLocalRuntime(opts: {
     drainMs: opts.drainMs ?? 30_000,
     limits: opts.limits ?? DEFAULT_LIMITS.agent,
     egress: opts.egress ?? ['public'],
+    host: opts.host ?? '127.0.0.1',
     ...(opts.telemetryUrl ? { telemetryUrl: opts.telemetryUrl } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   await host.boot();
   const app = createControlApi(host, token);
-  const server = await listen(app.fetch, opts.port, '127.0.0.1').catch(async (err: unknown) => {
+  const server = await listen(app.fetch, opts.port, opts.host ?? '127.0.0.1').catch(async (err: unknown) => {
     await host.close();
     throw err;
   });

@@ -13,7 +13,9 @@ const USAGE = `usage: npm run --silent admin -- <command>
   set-tier <userId> <${Tier.options.join('|')}>   set a user's tier (audited)
   retention-now                                 run telemetry retention now; prints the counts per tier
   close-period <YYYY-MM>                        close a billing period and report its usage (starts, or joins,
-                                                billing-close-<YYYY-MM>); prints the counts`;
+                                                billing-close-<YYYY-MM>); prints the counts
+  operator-token                                print the operator token (for the codec server with Clerk:
+                                                temporal … --codec-auth "Bearer <token>")`;
 
 const config = configFromEnv();
 const [command, ...args] = process.argv.slice(2);
@@ -149,6 +151,10 @@ switch (command) {
     await closePeriod(period);
     break;
   }
+  case 'operator-token':
+    if (args.length !== 0) fail(USAGE, 2);
+    console.log(operatorToken(loadMasterKey(process.env, config.dataDir)));
+    break;
   default:
     fail(command ? `unknown command: ${command}\n${USAGE}` : USAGE, 2);
 }

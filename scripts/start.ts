@@ -5,46 +5,32 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { createActivities } from '../activities/index.js';
-import { createApiApp } from '../api/app.js';
-import { billingConfigFromEnv } from '../lib/billing/config.js';
-import { lemonSqueezyClient } from '../lib/billing/lemonsqueezy.js';
-import { defaultTierFromEnv } from '../api/entitlements.js';
-import { ChangeFeed } from '../api/change-feed.js';
-import { temporalWorkflows } from '../api/temporal.js';
+import { Connection } from '@temporalio/client';
+import { startApi } from '../api/main.js';
+import { temporalClient } from '../api/temporal.js';
 import { startGateway } from '../gateway/main.js';
-import { ArtifactStore } from '../lib/artifacts/index.js';
 import { authConfigFromEnv, createAuthenticator } from '../lib/auth/verify.js';
-import { buildConfigFromEnv, configFromEnv, publicApiUrlFromEnv } from '../lib/config.js';
-import { listen } from '../lib/http/serve.js';
+import { configFromEnv, publicApiUrlFromEnv } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import {
-  invokeTokens,
-  loadMasterKey,
-  operatorToken,
-  payloadCodecKey,
-  telemetryKeys,
-} from '../lib/auth/platform-keys.js';
+import { invokeTokens, loadMasterKey, payloadCodecKey, telemetryKeys } from '../lib/auth/platform-keys.js';
 import { encryptedDataConverter } from '../lib/temporal/codec.js';
 import { limitsFromEnv } from '../lib/limits.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import { providersFromEnv } from '../lib/runtime/providers/index.js';
 import { ensureControlToken } from '../runtime-local/server.js';
-import { ensureLocalKeyPair } from '../lib/auth/local-keys.js';
-import { signLocalToken } from '../lib/auth/sign.js';
 import { dashboardConfigFromEnv, startDashboard } from '../web/server.js';
 import { openStore, storeConfigFromEnv } from '../lib/store/index.js';
 import { startDevServer, stopChild, waitForTemporal } from '../lib/temporal/dev-server.js';
-import { ensureBillingCloseSchedule, ensureRetentionSchedule } from '../lib/temporal/schedules.js';
-import { runDeployWorker } from '../workers/deploy-worker.js';
-import { installWorkerMetrics } from '../workers/metrics.js';
+import { startWorker } from '../workers/main.js';
+import { installSdkRuntime } from '../workers/sdk-runtime.js';
+import { startTracing } from '../lib/tracing.js';
 
+const tracing = startTracing('webhost');
 const log = createLogger('platform');
 const config = configFromEnv();
 const limits = limitsFromEnv();
 mkdirSync(config.dataDir, { recursive: true });
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<void>)[] = [tracing.shutdown]; // run in reverse: spans exported last
 
 async function shutdown(code: number) {
   for (const c of cleanups.reverse()) await c().catch((err: unknown) => log.error({ err }, 'shutdown step failed'));
@@ -66,6 +52,8 @@ try {
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
       namespace: config.temporal.namespace,
+      // the UI shows workflows' inputs, results and progress through the api's codec server
+      uiCodecEndpoint: `http://127.0.0.1:${config.apiPort}/codec`,
     });
     cleanups.push(dev.stop);
     temporalAddress = dev.address;
@@ -83,15 +71,13 @@ try {
   cleanups.push(() => stopChild(runtime));
   await waitForHttp(`${runtimeUrl}/healthz`, runtimeToken, 30_000, () => runtime.exitCode !== null);
   const masterKey = loadMasterKey(process.env, config.dataDir);
-  const invokeToken = invokeTokens(masterKey);
-  const telemetryKey = telemetryKeys(masterKey);
   const dataConverter = encryptedDataConverter(payloadCodecKey(masterKey));
   const { providers, close: closeProviders } = providersFromEnv({
     env: process.env,
     runtimeUrl,
     runtimeToken,
-    invokeToken,
-    telemetryKey,
+    invokeToken: invokeTokens(masterKey),
+    telemetryKey: telemetryKeys(masterKey),
     limits: limits.agent,
   });
   cleanups.push(closeProviders);
@@ -104,35 +90,21 @@ try {
   const store = await openStore(storeConfigFromEnv(process.env, config.dataDir));
   cleanups.push(() => store.close());
   const authConfig = authConfigFromEnv(process.env, config.dataDir);
-  const authenticate = createAuthenticator(authConfig);
 
-  // Lemon Squeezy: the webhook secret opens /webhooks/lemonsqueezy, the API key opens checkouts
-  // and the period close's usage reports (README, Billing). One client: the SDK's key is process-wide.
-  const billingConfig = billingConfigFromEnv(process.env);
-  const billing = {
-    config: billingConfig,
-    ...(billingConfig.api ? { lemonSqueezy: lemonSqueezyClient(billingConfig.api) } : {}),
-  };
+  // the worker's SDK logs, and its metrics when asked for (README, Operations): before any worker exists
+  const workerMetrics = installSdkRuntime(createLogger('worker'), process.env);
 
-  // the worker's SDK metrics, when asked for (README, Operations): before any worker exists
-  const workerMetrics = installWorkerMetrics(process.env);
-
-  // 4. Temporal worker; the period close reports usage through Lemon Squeezy when billing is
-  // configured (the key stays in this process, never in workflow history).
-  const activities = createActivities({
-    ...(billing.lemonSqueezy ? { lemonSqueezy: billing.lemonSqueezy } : {}),
-    store,
-    providers,
-    artifacts: new ArtifactStore(join(config.dataDir, 'artifacts')),
-    buildLimits: limits.build,
-    buildConfig: buildConfigFromEnv(process.env, config.dataDir),
-  });
-  const worker = await runDeployWorker({
+  // 4. The Temporal worker, with the Schedules (README, Operations).
+  const worker = await startWorker({
     address: temporalAddress,
     namespace: config.temporal.namespace,
-    activities,
-    buildConcurrency: limits.build.concurrency,
-    dataConverter,
+    store,
+    providers,
+    masterKey,
+    dataDir: config.dataDir,
+    limits,
+    env: process.env,
+    tracing,
   });
   worker.done.catch((err: unknown) => {
     log.error({ err }, 'Temporal worker stopped');
@@ -143,37 +115,20 @@ try {
   // 5. api and gateway.
   const connection = await Connection.connect({ address: temporalAddress });
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-  await ensureRetentionSchedule(client); // daily telemetry retention, created or updated (README, Operations)
-  await ensureBillingCloseSchedule(client); // monthly billing-period close, created or updated (README, Operations)
-  const changes = new ChangeFeed(store);
-  await changes.start();
-  cleanups.push(() => changes.close());
-  const api = await listen(
-    createApiApp({
-      store,
-      authenticate,
-      workflows: temporalWorkflows(client),
-      deployableRuntimes: runtimes,
-      defaultTier: defaultTierFromEnv(process.env),
-      log: createLogger('api'),
-      changes,
-      operatorToken: operatorToken(masterKey),
-      telemetryKey,
-      billing,
-      // the dashboard's local sign-in, only without Clerk (README, Dashboard)
-      ...(authConfig.mode === 'local'
-        ? {
-            localSignIn: (userId: string) => signLocalToken(ensureLocalKeyPair(config.dataDir).privateKeyPem, userId),
-          }
-        : {}),
-    }).fetch,
-    config.apiPort,
-  );
+  const api = await startApi({
+    store,
+    client: temporalClient(connection, config.temporal.namespace, dataConverter),
+    authConfig,
+    masterKey,
+    dataDir: config.dataDir,
+    runtimes,
+    env: process.env,
+    port: config.apiPort,
+  });
   cleanups.push(api.close);
   const gateway = await startGateway({
     store,
-    authenticate,
+    authenticate: createAuthenticator(authConfig),
     providers,
     limits: limits.agent,
     port: config.gatewayPort,

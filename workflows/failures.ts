@@ -33,6 +33,10 @@ export const PermanentFailure = {
   PeriodNotEnded: 'PeriodNotEnded',
   /** Lemon Squeezy refused the API key (401/403): no usage report can go through until it is fixed. */
   BillingNotAuthorized: 'BillingNotAuthorized',
+  /** A webhook receiver answered with a status retrying will not change (4xx other than 408 and 429, or a redirect). */
+  WebhookRejected: 'WebhookRejected',
+  /** Webhooks are not configured on this worker (no signing key, no URL policy). */
+  WebhooksNotConfigured: 'WebhooksNotConfigured',
 } as const;
 export type PermanentFailureType = (typeof PermanentFailure)[keyof typeof PermanentFailure];
 
@@ -45,6 +49,8 @@ export const RetryableFailure = {
   HealthCheckFailed: 'HealthCheckFailed',
   /** The provider could not be reached or answered with a temporary error. */
   ProviderRetryableError: 'ProviderRetryableError',
+  /** A webhook receiver did not answer, or answered 408, 429 or 5xx. */
+  WebhookAttemptFailed: 'WebhookAttemptFailed',
 } as const;
 export type RetryableFailureType = (typeof RetryableFailure)[keyof typeof RetryableFailure];
 

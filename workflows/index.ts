@@ -6,3 +6,4 @@ export { retentionWorkflow } from './retention/workflow.js';
 export { rollbackWorkflow } from './rollback/workflow.js';
 export { secretWorkflow } from './secrets/workflow.js';
 export { billingGraceWorkflow, billingWebhookWorkflow } from './billing-webhook/workflow.js';
+export { webhookDeliveryWorkflow } from './webhooks/workflow.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { TEST_DATA_CONVERTER } from '../test/helpers/temporal.js';
+import { workflowSinks } from '../workers/deploy-worker.js';
 import { WORKFLOW_BUNDLE_PATH } from '../workers/workflow-bundle.js';
 
 // Recorded histories of every workflow (workflows/<domain>/histories/). If a change to a
@@ -31,7 +32,11 @@ describe('workflows replay their recorded histories', () => {
   it.each(histories)('%s', async (file) => {
     const history: unknown = JSON.parse(readFileSync(join(import.meta.dirname, file), 'utf8'));
     await Worker.runReplayHistory(
-      { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH }, dataConverter: TEST_DATA_CONVERTER },
+      {
+        workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+        dataConverter: TEST_DATA_CONVERTER,
+        sinks: workflowSinks(),
+      },
       history,
       file,
     );

@@ -29,6 +29,7 @@ import type * as secrets from "../secrets.js";
 import type * as telemetry from "../telemetry.js";
 import type * as users from "../users.js";
 import type * as watch from "../watch.js";
+import type * as webhooks from "../webhooks.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -55,6 +56,7 @@ declare const fullApi: ApiFromModules<{
   telemetry: typeof telemetry;
   users: typeof users;
   watch: typeof watch;
+  webhooks: typeof webhooks;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,

@@ -70,6 +70,17 @@ export function telemetryKeys(master: Buffer): (deploymentId: string) => Buffer 
   };
 }
 
+/**
+ * An endpoint's webhook signing secret (`whsec_` and 32 bytes in base64, as Standard Webhooks
+ * has it): HMAC-SHA256 of the endpoint id under a key derived from the master key for this one
+ * purpose. The api derives it to show it once, when the endpoint is made; the delivery activity
+ * derives it again to sign. It is never stored, logged, or passed through a workflow.
+ */
+export function webhookSecrets(master: Buffer): (endpointId: string) => string {
+  const key = derive(master, 'webhook-secret/v1');
+  return (endpointId) => `whsec_${createHmac('sha256', key).update(endpointId).digest('base64')}`;
+}
+
 /** The key of the Temporal payload codec (lib/temporal/codec.ts): workflow histories hold only ciphertext. */
 export function payloadCodecKey(master: Buffer): Buffer {
   return derive(master, 'temporal-payload-codec/v1');

@@ -10,3 +10,4 @@ export * from './usage.js';
 export * from './telemetry.js';
 export * from './billing.js';
 export * from './logs.js';
+export * from './webhooks.js';

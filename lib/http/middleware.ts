@@ -1,12 +1,57 @@
+import { httpInstrumentationMiddleware } from '@hono/otel';
+import { trace } from '@opentelemetry/api';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
 import type { Authenticator } from '../auth/verify.js';
 import { newId } from '../ids.js';
+import type { Logger } from '../log.js';
 
 /** `apiKeyId`: the API key the caller presented, when it was one (the gateway attributes usage to it). */
 export type AuthedEnv = { Variables: { requestId: string; userId: string; apiKeyId?: string } };
+
+/**
+ * Each request is a server span (README, "Traces"), continuing the caller's W3C `traceparent`
+ * when it sends one, named by its route (`POST /v1/agents/:id/deployments`), never its ids.
+ * A no-op unless tracing is on (lib/tracing.ts).
+ */
+export const withTracing = (serviceName: string) =>
+  httpInstrumentationMiddleware({ serviceName, captureActiveRequests: false });
+
+/** Tags the request's span with its request id and, once authenticated, its user: what log lines carry too. */
+export const tagSpan = () =>
+  createMiddleware<AuthedEnv>(async (c, next) => {
+    const span = trace.getActiveSpan();
+    if (!span?.isRecording()) return next();
+    span.setAttribute('webhost.request_id', c.get('requestId'));
+    await next();
+    const userId = c.get('userId');
+    if (userId) span.setAttribute('enduser.id', userId);
+  });
+
+/**
+ * One JSON log line per request, when it ends: request id, method, route (never the path's
+ * ids or query), status, error code, duration and user, with the trace ids (lib/log.ts).
+ */
+export const accessLog = (log: Logger) =>
+  createMiddleware<AuthedEnv>(async (c, next) => {
+    const started = performance.now();
+    await next();
+    log.info(
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        route: routePath(c, -1),
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+        ...(c.get('errorCode') ? { code: c.get('errorCode') } : {}),
+        ...(c.get('userId') ? { userId: c.get('userId') } : {}),
+      },
+      'request',
+    );
+  });
 
 /** Every response carries `X-Request-Id`; a caller's own id is kept if it is sane. */
 export const withRequestId = () =>

@@ -60,6 +60,8 @@ export interface InvokeRequest {
   requestId: string;
   /** Aborts the request and releases its connection (a caller gone, a limit reached). */
   signal?: AbortSignal;
+  /** W3C trace context (`traceparent`, `tracestate`) for the agent, when the call is traced. */
+  traceHeaders?: Record<string, string>;
 }
 
 /** An agent's answer, unread: read it whole with `text()` or chunk by chunk with `body`, once. */

@@ -36,6 +36,8 @@ export async function startDevServer(opts: {
   dbFile?: string;
   namespace?: string;
   stdio?: 'inherit' | 'ignore';
+  /** The codec server the UI decodes payloads with (the api's `/codec`). */
+  uiCodecEndpoint?: string;
 }): Promise<DevServer> {
   const address = `127.0.0.1:${opts.port}`;
   const args = [
@@ -51,6 +53,7 @@ export async function startDevServer(opts: {
     'error',
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(opts.uiPort === null ? ['--headless'] : ['--ui-port', String(opts.uiPort)]),
+    ...(opts.uiPort !== null && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
     // Task queues dispatch by fairness key (the tenant), so one tenant's backlog of builds
     // cannot hold back another's.

@@ -5,8 +5,10 @@ import type { LogTailTiming } from '../../api/routes/logs.js';
 import type { Workflows } from '../../api/temporal.js';
 import type { Runtime, Tier } from '../../lib/contracts/index.js';
 import type { Store } from '../../lib/store/index.js';
+import type { WebhookUrlPolicy } from '../../lib/webhooks/url.js';
 import { localAuth } from './auth.js';
 import { client } from './http.js';
+import { testWebhookSecret } from './runtime.js';
 
 /**
  * The api app over a store and a Temporal port, with local auth and a started change feed;
@@ -22,6 +24,8 @@ export async function apiUnderTest(
     logTail?: LogTailTiming;
     /** Open `POST /auth/local-token` (the dashboard's sign-in without Clerk). */
     localSignIn?: boolean;
+    /** Where webhook endpoints may point: public https only unless told (signing secrets from the test master key). */
+    webhookUrlPolicy?: WebhookUrlPolicy;
   } = {},
 ) {
   const auth = localAuth();
@@ -39,6 +43,7 @@ export async function apiUnderTest(
     ...(opts.telemetryKey ? { telemetryKey: opts.telemetryKey } : {}),
     ...(opts.logTail ? { logTail: opts.logTail } : {}),
     ...(opts.localSignIn ? { localSignIn: auth.token } : {}),
+    webhooks: { secretFor: testWebhookSecret, urlPolicy: opts.webhookUrlPolicy ?? { allowLoopback: false } },
   });
   return {
     app,

@@ -17,7 +17,7 @@ import { openStore, type Store } from '../../lib/store/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../runtime-local/server.js';
 import { runDeployWorker, type RunningWorker } from '../../workers/deploy-worker.js';
 import { PermanentFailure } from '../../workflows/failures.js';
-import { localProvider } from './runtime.js';
+import { localProvider, testWebhookSecret } from './runtime.js';
 import { TEST_DATA_CONVERTER } from './temporal.js';
 import type { deployWorkflow } from '../../workflows/deploy/workflow.js';
 
@@ -27,6 +27,8 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 /** Tests give an unhealthy version two quick tries, not the production five with backoff. */
 const TEST_HEALTH_CHECK = { attempts: 2, initialIntervalMs: 200 };
+/** Webhook deliveries retry within a second or two, not the production hours. */
+export const TEST_WEBHOOK_RETRY = { initialIntervalMs: 200, maximumIntervalMs: 1000, maximumAttempts: 4 };
 
 export interface DeployEnv {
   store: Store;
@@ -78,6 +80,8 @@ export async function startDeployEnv(): Promise<DeployEnv> {
       store,
       providers: { local: provider },
       artifacts: new ArtifactStore(join(dir, 'artifacts')),
+      // receivers in tests listen on loopback
+      webhooks: { secretFor: testWebhookSecret, urlPolicy: { allowLoopback: true }, attemptTimeoutMs: 2000 },
     }),
   );
   const activities = faults.wrapped;
@@ -98,7 +102,9 @@ export async function startDeployEnv(): Promise<DeployEnv> {
     client,
     workflows: {
       ...temporal,
-      startDeploy: (input) => temporal.startDeploy({ healthCheck: TEST_HEALTH_CHECK, ...input }),
+      startDeploy: (input) =>
+        temporal.startDeploy({ healthCheck: TEST_HEALTH_CHECK, webhookRetry: TEST_WEBHOOK_RETRY, ...input }),
+      startRollback: (input) => temporal.startRollback({ webhookRetry: TEST_WEBHOOK_RETRY, ...input }),
     },
     worker,
     taskQueue,

@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { temporalCliPath } from '../../lib/temporal/dev-server.js';
 import { encryptedDataConverter } from '../../lib/temporal/codec.js';
+import { workflowSinks } from '../../workers/deploy-worker.js';
 import { WORKFLOW_BUNDLE_PATH } from '../../workers/workflow-bundle.js';
 
 /**
@@ -27,7 +28,7 @@ export async function replayAndRecord(
   runId?: string,
 ): Promise<void> {
   await Worker.runReplayHistory(
-    { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH }, dataConverter: TEST_DATA_CONVERTER },
+    { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH }, dataConverter: TEST_DATA_CONVERTER, sinks: workflowSinks() },
     await handle.fetchHistory(),
   );
   if (!process.env.RECORD_HISTORIES) return;

@@ -13,7 +13,7 @@ import {
   type TelemetryEvent,
 } from '../../lib/contracts/index.js';
 import { newId } from '../../lib/ids.js';
-import type { CreateApiKeyInput, Store } from '../../lib/store/index.js';
+import type { CreateApiKeyInput, CreateWebhookEndpointInput, Store } from '../../lib/store/index.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -1395,6 +1395,237 @@ export function describeStoreContract(factory: StoreUnderTest) {
       expect(second.items.map((e) => e.action)).toEqual(['agent.created.0']);
       expect(second.nextCursor).toBeNull();
       expect((await store.listAudit(bob, { limit: 10 })).items.map((e) => e.action)).toEqual(['agent.created']);
+    });
+
+    // ── outbound webhooks ──────────────────────────────────────────────────────────
+    const endpointOf = (ownerId: string, events: CreateWebhookEndpointInput['events'], maxActive = 10) =>
+      store.createWebhookEndpoint({
+        id: newId('whe'),
+        ownerId,
+        url: 'https://hooks.example.com/in',
+        events,
+        description: null,
+        actor: `user:${ownerId}`,
+        maxActive,
+        now: now(),
+      });
+
+    it('keeps webhook endpoints per owner, newest first in pages, with their audit entries and a limit', async () => {
+      const first = await endpointOf(alice, ['deployment.live']);
+      const second = await endpointOf(alice, ['deployment.failed', 'rollback.completed']);
+      expect(first).toEqual({
+        id: first.id,
+        url: 'https://hooks.example.com/in',
+        events: ['deployment.live'],
+        description: null,
+        createdAt: expect.any(String),
+        disabled: false,
+      });
+      const page = await store.listWebhookEndpoints(alice, { limit: 1 });
+      expect(page.items.map((e) => e.id)).toEqual([second.id]);
+      const next = await store.listWebhookEndpoints(alice, { limit: 1, cursor: page.nextCursor! });
+      expect(next).toEqual({ items: [first], nextCursor: null });
+      expect((await store.listWebhookEndpoints(bob, { limit: 10 })).items).toEqual([]);
+
+      await expectAppError(endpointOf(alice, ['deployment.live'], 2), 'conflict');
+      await expectAppError(
+        store.deleteWebhookEndpoint({ ownerId: bob, id: first.id, actor: 'x', now: now() }),
+        'not_found',
+      );
+      await expectAppError(store.listWebhookDeliveries(bob, first.id, { limit: 10 }), 'not_found');
+      await store.deleteWebhookEndpoint({ ownerId: alice, id: first.id, actor: `user:${alice}`, now: now() });
+      await expectAppError(
+        store.deleteWebhookEndpoint({ ownerId: alice, id: first.id, actor: `user:${alice}`, now: now() }),
+        'not_found',
+      );
+      await expectAppError(store.listWebhookDeliveries(alice, first.id, { limit: 10 }), 'not_found');
+      expect((await store.listWebhookEndpoints(alice, { limit: 10 })).items.map((e) => e.id)).toEqual([second.id]);
+      // a deleted endpoint no longer counts toward the limit
+      await expect(endpointOf(alice, ['deployment.live'], 2)).resolves.toMatchObject({ events: ['deployment.live'] });
+      const audit = (await store.listAudit(alice, { limit: 10 })).items;
+      expect(audit.map((e) => [e.action, e.targetId])).toEqual([
+        ['webhook.created', expect.any(String)],
+        ['webhook.deleted', first.id],
+        ['webhook.created', second.id],
+        ['webhook.created', first.id],
+      ]);
+      expect((await store.listAudit(bob, { limit: 10 })).items).toEqual([]);
+    });
+
+    it('sends no new events to a disabled endpoint, and audits disabling and enabling once each', async () => {
+      const endpoint = await endpointOf(alice, ['deployment.live']);
+      const set = (disabled: boolean, ownerId = alice) =>
+        store.setWebhookEndpointDisabled({ ownerId, id: endpoint.id, disabled, actor: `user:${ownerId}`, now: now() });
+      await expectAppError(set(true, bob), 'not_found');
+      expect(await set(true)).toMatchObject({ id: endpoint.id, disabled: true });
+      expect(await set(true)).toMatchObject({ disabled: true });
+      const event = {
+        ownerId: alice,
+        eventId: newId('evt'),
+        type: 'deployment.live' as const,
+        agentId: newId('agt'),
+        deploymentId: newId('dep'),
+        body: '{}',
+        keepPerEndpoint: 100,
+        now: now(),
+      };
+      expect((await store.recordWebhookDeliveries(event)).deliveryIds).toEqual([]);
+      expect((await store.listWebhookEndpoints(alice, { limit: 10 })).items).toEqual([{ ...endpoint, disabled: true }]);
+      expect(await set(false)).toEqual(endpoint);
+      expect((await store.recordWebhookDeliveries({ ...event, eventId: newId('evt') })).deliveryIds).toHaveLength(1);
+      const actions = (await store.listAudit(alice, { limit: 10 })).items.map((e) => e.action);
+      expect(actions).toEqual(['webhook.enabled', 'webhook.disabled', 'webhook.created']);
+    });
+
+    it('keeps an endpoint’s newest deliveries, and pending ones until they end', async () => {
+      const endpoint = await endpointOf(alice, ['deployment.live']);
+      const record = async () => {
+        const { deliveryIds } = await store.recordWebhookDeliveries({
+          ownerId: alice,
+          eventId: newId('evt'),
+          type: 'deployment.live',
+          agentId: newId('agt'),
+          deploymentId: newId('dep'),
+          body: '{}',
+          keepPerEndpoint: 2,
+          now: now(),
+        });
+        return deliveryIds[0]!;
+      };
+      const finish = (deliveryId: string) =>
+        store.recordWebhookAttempt({
+          ownerId: alice,
+          deliveryId,
+          attempt: 1,
+          status: 'succeeded',
+          responseStatus: 200,
+          error: null,
+          now: now(),
+        });
+      const kept = async () =>
+        (await store.listWebhookDeliveries(alice, endpoint.id, { limit: 10 })).items.map((d) => d.id);
+      const first = await record();
+      const second = await record();
+      const third = await record();
+      // the oldest is still pending: kept
+      expect(await kept()).toEqual([third, second, first]);
+      await finish(first);
+      await finish(second);
+      const fourth = await record();
+      expect(await kept()).toEqual([fourth, third]);
+    });
+
+    it('records an event once per subscribed endpoint and keeps each attempt’s outcome on its delivery', async () => {
+      const live = await endpointOf(alice, ['deployment.live']);
+      const all = await endpointOf(alice, ['deployment.live', 'deployment.failed']);
+      await endpointOf(alice, ['rollback.completed']);
+      await endpointOf(bob, ['deployment.live']);
+      const event = {
+        ownerId: alice,
+        eventId: newId('evt'),
+        type: 'deployment.live' as const,
+        agentId: newId('agt'),
+        deploymentId: newId('dep'),
+        body: '{"type":"deployment.live"}',
+        keepPerEndpoint: 100,
+        now: now(),
+      };
+      const { deliveryIds } = await store.recordWebhookDeliveries(event);
+      expect(deliveryIds).toHaveLength(2);
+      // a repeat (a retried activity) records nothing new
+      expect(await store.recordWebhookDeliveries(event)).toEqual({ deliveryIds });
+
+      const [toLive] = (await store.listWebhookDeliveries(alice, live.id, { limit: 10 })).items;
+      expect(toLive).toEqual({
+        id: expect.any(String),
+        endpointId: live.id,
+        eventId: event.eventId,
+        eventType: 'deployment.live',
+        agentId: event.agentId,
+        deploymentId: event.deploymentId,
+        status: 'pending',
+        attempts: 0,
+        lastResponseStatus: null,
+        lastError: null,
+        createdAt: expect.any(String),
+        lastAttemptAt: null,
+        finishedAt: null,
+      });
+      expect(deliveryIds).toContain(toLive!.id);
+      expect(await store.getWebhookDeliveryTarget(alice, toLive!.id)).toEqual({
+        deliveryId: toLive!.id,
+        endpointId: live.id,
+        url: 'https://hooks.example.com/in',
+        body: event.body,
+        status: 'pending',
+      });
+      expect(await store.getWebhookDeliveryTarget(bob, toLive!.id)).toBeNull();
+      await expectAppError(
+        store.recordWebhookAttempt({
+          ownerId: bob,
+          deliveryId: toLive!.id,
+          attempt: 1,
+          status: 'failed',
+          responseStatus: null,
+          error: 'x',
+          now: now(),
+        }),
+        'not_found',
+      );
+
+      const attempt = (n: number, status: 'pending' | 'succeeded' | 'failed', responseStatus: number | null) =>
+        store.recordWebhookAttempt({
+          ownerId: alice,
+          deliveryId: toLive!.id,
+          attempt: n,
+          status,
+          responseStatus,
+          error: status === 'succeeded' ? null : `HTTP ${responseStatus}`,
+          now: now(),
+        });
+      expect(await attempt(1, 'pending', 503)).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        lastResponseStatus: 503,
+        lastError: 'HTTP 503',
+        lastAttemptAt: expect.any(String),
+        finishedAt: null,
+      });
+      expect(await attempt(2, 'succeeded', 204)).toMatchObject({
+        status: 'succeeded',
+        attempts: 2,
+        lastResponseStatus: 204,
+        lastError: null,
+        finishedAt: expect.any(String),
+      });
+      // final: a late attempt's outcome changes nothing
+      expect(await attempt(3, 'failed', 500)).toMatchObject({ status: 'succeeded', attempts: 2 });
+
+      // deleting an endpoint gives up its pending deliveries
+      const other = deliveryIds.find((id) => id !== toLive!.id)!;
+      await store.deleteWebhookEndpoint({ ownerId: alice, id: all.id, actor: `user:${alice}`, now: now() });
+      expect(await store.getWebhookDeliveryTarget(alice, other)).toBeNull();
+      expect(
+        await store.recordWebhookAttempt({
+          ownerId: alice,
+          deliveryId: other,
+          attempt: 1,
+          status: 'succeeded',
+          responseStatus: 200,
+          error: null,
+          now: now(),
+        }),
+      ).toMatchObject({ status: 'failed', lastError: 'the endpoint was deleted' });
+      // another event type reaches only its subscribers; an owner without endpoints records none
+      const failed = await store.recordWebhookDeliveries({
+        ...event,
+        eventId: newId('evt'),
+        type: 'deployment.failed',
+      });
+      expect(failed.deliveryIds).toEqual([]);
+      expect(
+        (await store.recordWebhookDeliveries({ ...event, ownerId: newId('usr'), eventId: newId('evt') })).deliveryIds,
+      ).toEqual([]);
     });
 
     // ── bad input ────────────────────────────────────────────────────────────────────

@@ -1,5 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { DeploymentStatus, DeployStep, Runtime } from '../../lib/contracts/index.js';
+import type { WebhookRetry } from '../webhooks/config.js';
 
 export interface DeployInput {
   deploymentId: string;
@@ -9,6 +10,8 @@ export interface DeployInput {
   /** Who asked (`user:<id>`), for the audit entry of the outcome; `platform` when absent. */
   actor?: string;
   healthCheck?: { attempts: number; initialIntervalMs: number };
+  /** How the webhooks of its outcome are retried; tests shorten it (workflows/webhooks/config.ts has the default). */
+  webhookRetry?: WebhookRetry;
 }
 
 export interface DeployResult {

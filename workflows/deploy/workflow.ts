@@ -15,6 +15,8 @@ import { DeploymentErrorCode, PERMANENT_FAILURES as PERMANENT, PermanentFailure 
 import { rootCause } from '../causes.js';
 import { BUILD_QUEUE_PATCH, buildTaskQueueFor, DEFAULT_HEALTH_CHECK, LOCAL_STORE_PATCH } from './config.js';
 import { progressQuery, type DeployInput, type DeployResult } from './messages.js';
+import { WEBHOOKS_PATCH } from '../webhooks/config.js';
+import { emitWebhookEvent } from '../webhooks/emit.js';
 
 // Store writes are small and local; a failure is a blip of the database, so retry quickly
 // and for a while before the workflow gives up on the step. They run as local activities (in
@@ -178,6 +180,17 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     });
     status = 'live';
     done('mark_live');
+    if (patched(WEBHOOKS_PATCH)) {
+      // live already: nothing below may cancel or fail the deploy
+      await CancellationScope.nonCancellable(() =>
+        emitWebhookEvent({
+          ...ref,
+          type: 'deployment.live',
+          data: { runtime: input.runtime },
+          ...(input.webhookRetry ? { retry: input.webhookRetry } : {}),
+        }),
+      );
+    }
     return { deploymentId: input.deploymentId, versionRef, artifactDigest };
   } catch (err) {
     const canceled = isCancellation(err);
@@ -205,6 +218,14 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
         audit: outcome(canceled ? 'deployment.canceled' : 'deployment.failed', { step: failedStep, code: error.code }),
       });
       status = canceled ? 'canceled' : 'failed';
+      if (!canceled && patched(WEBHOOKS_PATCH)) {
+        await emitWebhookEvent({
+          ...ref,
+          type: 'deployment.failed',
+          data: { runtime: input.runtime, step: failedStep, error },
+          ...(input.webhookRetry ? { retry: input.webhookRetry } : {}),
+        });
+      }
     });
     throw err;
   }

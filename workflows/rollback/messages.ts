@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { WebhookRetry } from '../webhooks/config.js';
 
 export interface RollbackInput {
   ownerId: string;
@@ -7,6 +8,8 @@ export interface RollbackInput {
   deploymentId: string;
   /** Who asked (`user:<id>`), for the audit log. */
   actor: string;
+  /** How the `rollback.completed` webhooks are retried; tests shorten it (workflows/webhooks/config.ts has the default). */
+  webhookRetry?: WebhookRetry;
 }
 
 export interface RollbackResult {

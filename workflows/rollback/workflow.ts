@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -10,6 +11,8 @@ import {
 import type { Activities } from '../../activities/index.js';
 import { PERMANENT_FAILURES as PERMANENT, PermanentFailure } from '../failures.js';
 import { rootCauseFailure } from '../causes.js';
+import { WEBHOOKS_PATCH } from '../webhooks/config.js';
+import { emitWebhookEvent } from '../webhooks/emit.js';
 import { rollbackProgressQuery, type RollbackInput, type RollbackResult, type RollbackStep } from './messages.js';
 
 // Store calls: small, run as local activities (in the workflow's own task, no round trip
@@ -100,6 +103,18 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       throw err;
     }
 
+    if (patched(WEBHOOKS_PATCH)) {
+      // switched already: nothing below may cancel or fail the rollback
+      await CancellationScope.nonCancellable(() =>
+        emitWebhookEvent({
+          ...ref,
+          deploymentId: input.deploymentId,
+          type: 'rollback.completed',
+          data: { previousDeploymentId: previous?.deploymentId ?? null },
+          ...(input.webhookRetry ? { retry: input.webhookRetry } : {}),
+        }),
+      );
+    }
     step = 'done';
     return { ...ref0(input), previousDeploymentId: previous?.deploymentId ?? null, switched: true };
   } catch (err) {

@@ -379,6 +379,9 @@ export class AgentCoreProvider implements RuntimeProvider {
       contentType: 'application/json',
       accept: input.accept,
       payload: Buffer.from(input.body.length > 0 ? input.body : '{}'),
+      // AgentCore's own trace context parameters, passed on to the runtime's container
+      ...(input.traceHeaders?.traceparent ? { traceParent: input.traceHeaders.traceparent } : {}),
+      ...(input.traceHeaders?.tracestate ? { traceState: input.traceHeaders.tracestate } : {}),
     });
     const forwarded: Record<string, string> = {
       [FORWARDED_HEADERS.invokeToken]: this.opts.invokeToken(input.deploymentId),

@@ -285,6 +285,7 @@ export class CloudflareProvider implements RuntimeProvider {
   async invoke(input: InvokeRequest): Promise<AgentResponse> {
     const ref = parseRef(input.versionRef);
     const headers = {
+      ...input.traceHeaders,
       'content-type': 'application/json',
       accept: input.accept,
       [SESSION_HEADER]: input.sessionId,

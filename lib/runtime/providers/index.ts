@@ -5,6 +5,7 @@ import type { RuntimeProvider } from '../provider.js';
 import { AgentCoreProvider, agentCoreConfigFromEnv } from './agentcore.js';
 import { CloudflareProvider, cloudflareConfigFromEnv } from './cloudflare.js';
 import { LocalProvider } from './local.js';
+import { traced } from './traced.js';
 
 /**
  * The runtime providers a process uses: the local runtime always (its control API at
@@ -50,6 +51,7 @@ export function providersFromEnv(opts: {
   }
   const agentcore = agentCoreConfigFromEnv(env);
   if (agentcore) providers.agentcore = new AgentCoreProvider({ ...agentcore, invokeToken, ...telemetry });
+  for (const runtime of Object.keys(providers) as Runtime[]) providers[runtime] = traced(providers[runtime]!);
   return {
     providers,
     close: async () => {

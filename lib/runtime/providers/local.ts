@@ -103,6 +103,7 @@ export class LocalProvider implements RuntimeProvider {
         method: 'POST',
         body: input.body,
         headers: {
+          ...input.traceHeaders,
           'content-type': 'application/json',
           accept: input.accept,
           [SESSION_HEADER]: input.sessionId,
@@ -178,8 +179,8 @@ export class LocalProvider implements RuntimeProvider {
   private endpoint(versionRef: string): Promise<string> {
     let url = this.endpoints.get(versionRef);
     if (!url) {
-      url = this.control<{ url: string }>('GET', `/versions/${encodeURIComponent(versionRef)}/endpoint`).then(
-        (r) => r.url,
+      url = this.control<{ url: string }>('GET', `/versions/${encodeURIComponent(versionRef)}/endpoint`).then((r) =>
+        onControlHost(r.url, this.opts.controlUrl),
       );
       this.endpoints.set(versionRef, url);
       url.catch(() => this.endpoints.delete(versionRef));
@@ -215,6 +216,17 @@ export class LocalProvider implements RuntimeProvider {
     const type = payload.error?.type;
     throw new ProviderError(permanent ? 'permanent' : 'retryable', message, isFailureType(type) ? type : undefined);
   }
+}
+
+/**
+ * A version's workerd port as reached from here: the runtime names it on its own loopback, and
+ * its agents listen where its control API does, so the port is reached on the control URL's host
+ * (the same URL when the runtime is on this machine; `runtime-local` in docker-compose.yml).
+ */
+export function onControlHost(endpoint: string, controlUrl: string): string {
+  const url = new URL(endpoint);
+  url.hostname = new URL(controlUrl).hostname;
+  return url.toString();
 }
 
 /** A connection refused: the request cannot have reached the agent. */

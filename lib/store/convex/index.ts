@@ -13,6 +13,7 @@ import { convexSecrets } from './secrets.js';
 import type { ConvexTransport } from './transport.js';
 import { convexUsage } from './usage.js';
 import { convexUsers } from './users.js';
+import { convexWebhooks } from './webhooks.js';
 
 export { convexHttpTransport, type ConvexTransport } from './transport.js';
 export { followChanges } from './changes.js';
@@ -36,6 +37,7 @@ export function createConvexStore(transport: ConvexTransport, serviceSecret: str
     ...convexBilling(call),
     ...convexIdempotency(call),
     ...convexAudit(call),
+    ...convexWebhooks(call),
     ...convexChanges(call),
     close: () => transport.close(),
   };

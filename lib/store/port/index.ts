@@ -23,6 +23,8 @@ import type { UsageStore } from './usage.js';
 import { usageRules } from './usage.js';
 import type { UserStore } from './users.js';
 import { userRules } from './users.js';
+import type { WebhookStore } from './webhooks.js';
+import { webhookRules } from './webhooks.js';
 
 export type * from './agents.js';
 export type * from './api-keys.js';
@@ -36,6 +38,7 @@ export type * from './logs.js';
 export type * from './secrets.js';
 export type * from './usage.js';
 export type * from './users.js';
+export type * from './webhooks.js';
 export { EVERY_AGENT, isReset, RESET_CHANGE } from './changes.js';
 
 /**
@@ -55,6 +58,7 @@ export type Store = UserStore &
   BillingStore &
   IdempotencyStore &
   AuditStore &
+  WebhookStore &
   ChangeStore & { close(): Promise<void> };
 
 /** The argument rules of every operation, checked once in front of any adapter. */
@@ -70,6 +74,7 @@ export const storeRules: Rules<Store> = {
   ...billingRules,
   ...idempotencyRules,
   ...auditRules,
+  ...webhookRules,
   ...changeRules,
   close: null,
 };

@@ -12,6 +12,7 @@ import { sqlLogs } from './logs.js';
 import { sqlSecrets } from './secrets.js';
 import { sqlUsage } from './usage.js';
 import { sqlUsers } from './users.js';
+import { sqlWebhooks } from './webhooks.js';
 
 /**
  * The store on PostgreSQL semantics, over PGlite or a PostgreSQL server, one part per domain.
@@ -30,6 +31,7 @@ export function createSqlStore(db: SqlClient): Store {
     ...sqlBilling(db),
     ...sqlIdempotency(db),
     ...sqlAudit(db),
+    ...sqlWebhooks(db),
     ...sqlChanges(db),
     close: () => db.close(),
   };

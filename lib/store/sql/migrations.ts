@@ -310,4 +310,46 @@ export const migrations: readonly { version: number; name: string; sql: string }
       create index log_lines_by_owner_at on log_lines (owner_id, at);
     `,
   },
+  {
+    version: 10,
+    name: 'outbound webhook endpoints and their deliveries (signing secrets are derived, never stored)',
+    sql: `
+      create table webhook_endpoints (
+        id text primary key,
+        owner_id text not null references users(id),
+        url text not null,
+        events text[] not null,
+        description text,
+        created_at timestamptz not null,
+        -- Set while the owner has disabled it: no new deliveries.
+        disabled_at timestamptz,
+        -- Deleted endpoints keep their row for their deliveries' sake; they are never listed again.
+        deleted_at timestamptz
+      );
+      create index webhook_endpoints_by_owner on webhook_endpoints (owner_id, id) where deleted_at is null;
+
+      create table webhook_deliveries (
+        id text primary key,
+        owner_id text not null references users(id),
+        endpoint_id text not null references webhook_endpoints(id),
+        event_id text not null,
+        event_type text not null,
+        agent_id text not null,
+        deployment_id text not null,
+        -- The JSON body, sent as it is in every attempt.
+        body text not null,
+        status text not null check (status in ('pending', 'succeeded', 'failed')),
+        attempts integer not null default 0,
+        last_response_status integer,
+        last_error text,
+        created_at timestamptz not null,
+        last_attempt_at timestamptz,
+        finished_at timestamptz,
+        -- An event is delivered to an endpoint once, however often it is recorded.
+        unique (endpoint_id, event_id)
+      );
+      create index webhook_deliveries_by_endpoint on webhook_deliveries (endpoint_id, id desc);
+      create index webhook_deliveries_by_event on webhook_deliveries (event_id);
+    `,
+  },
 ];
