@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-// Five layers, all in `npm test`:
+// Six layers, all in `npm test`:
 //  unit         pure code and the store on in-memory PGlite, and the dashboard's views
 //               (web/**/*.unit.test.tsx, in happy-dom); no processes started
 //  integration  workflows, api routes and the local runtime against a real Temporal dev
 //               server (one per run, from test/global-temporal.ts) and real workerd
 //  e2e          the real platform processes, started the way `npm start` starts them
 //  security     a hostile tenant against the real platform processes
+//  faults       the platform's processes killed and restarted under work (workers, Temporal,
+//               PostgreSQL) and cloud providers failing; each suite prints its figures
 //  browser      the dashboard in Debian's Chromium (playwright-core) against the real platform
 export default defineConfig({
   // the dashboard's TSX, as web/vite.config.ts compiles it
@@ -67,6 +69,20 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      // After security, alone: each file starts its own platform processes, Temporal dev server
+      // and (postgres-restart) PostgreSQL server, kills and restarts them, and waits out the
+      // timeouts that bring work back (a killed worker's activity is retried after its timeout).
+      {
+        extends: true,
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/global-bundle.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 3 },
+        },
+      },
       // After the platform layers, alone: a whole platform and a browser.
       {
         extends: true,
@@ -76,7 +92,7 @@ export default defineConfig({
           globalSetup: ['test/global-bundle.ts', 'test/global-web.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
         },
       },
     ],

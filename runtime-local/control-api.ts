@@ -61,6 +61,9 @@ export function createControlApi(host: LocalRuntimeHost, token: string) {
         return c.body(null, 204);
       },
     )
+    .get('/agents/:agentId/versions', zValidator('param', z.object({ agentId: Id })), async (c) =>
+      c.json(await host.listVersions(c.req.valid('param').agentId)),
+    )
     .put(
       '/agents/:agentId/active',
       zValidator('param', z.object({ agentId: Id })),

@@ -260,6 +260,33 @@ export class LocalRuntimeHost {
     }
   }
 
+  /**
+   * Every version of the agent this runtime holds (uploaded and not removed), oldest first,
+   * whether it runs now, and which one serves: what an operator or a test compares with the
+   * platform's deployments to find versions nothing accounts for.
+   */
+  async listVersions(agentId: string): Promise<{
+    active: string | null;
+    items: { versionRef: string; deploymentId: string; createdAt: string; running: boolean }[];
+  }> {
+    const prefix = `${agentId}.`;
+    const dirs = await readdir(join(this.opts.dataDir, 'versions')).catch(() => [] as string[]);
+    const items = [];
+    for (const ref of dirs) {
+      if (!ref.startsWith(prefix) || !REF_PATTERN.test(ref)) continue;
+      const meta = await this.readMeta(ref).catch(() => null);
+      if (!meta) continue; // removed meanwhile
+      items.push({
+        versionRef: ref,
+        deploymentId: meta.deploymentId,
+        createdAt: meta.createdAt,
+        running: this.instances.has(ref),
+      });
+    }
+    items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return { active: await this.activeVersion(agentId), items };
+  }
+
   /** The version the agent serves at this runtime, if any. */
   async activeVersion(agentId: string): Promise<string | null> {
     return (await this.readAgentState(agentId)).activeVersion;

@@ -37,6 +37,45 @@ describe('local runtime', () => {
     }
   });
 
+  it('lists the versions it holds for an agent, which one serves and which run; a removed one is gone', async () => {
+    const runtime = await startLocalRuntime({ dataDir: mkdtempSync(join(tmpdir(), 'wh-rt-')), port: 0, drainMs: 100 });
+    try {
+      const provider = localProvider(runtime);
+      const agentId = newId('agt');
+      const [d1, d2, d3] = [newId('dep'), newId('dep'), newId('dep')];
+      const bundle = await bundleFiles(exampleSource('echo'));
+      const refs = [];
+      for (const deploymentId of [d1, d2, d3])
+        refs.push((await provider.deployVersion({ agentId, deploymentId, bundle })).versionRef);
+      await provider.activateVersion({ agentId, versionRef: refs[1]! });
+      await provider.removeVersion({ agentId, versionRef: refs[2]! });
+      const list = async () =>
+        (await (
+          await fetch(`${runtime.url}/agents/${agentId}/versions`, {
+            headers: { authorization: `Bearer ${runtime.token}` },
+          })
+        ).json()) as { active: string | null; items: { versionRef: string; deploymentId: string; running: boolean }[] };
+      expect(await list()).toEqual({
+        active: refs[1],
+        items: [
+          expect.objectContaining({ versionRef: refs[0], deploymentId: d1 }),
+          expect.objectContaining({ versionRef: refs[1], deploymentId: d2, running: true }),
+        ],
+      });
+      // the version that no longer serves drains and stops, and is still held
+      await expect.poll(async () => (await list()).items[0]!.running, { timeout: 10_000 }).toBe(false);
+      expect(await list()).toMatchObject({ items: [{ versionRef: refs[0] }, { versionRef: refs[1] }] });
+      expect(
+        await fetch(`${runtime.url}/agents/${newId('agt')}/versions`, {
+          headers: { authorization: `Bearer ${runtime.token}` },
+        }).then((r) => r.json()),
+      ).toEqual({ active: null, items: [] });
+      expect((await fetch(`${runtime.url}/agents/${agentId}/versions`)).status).toBe(401);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('listens on loopback unless told otherwise (LOCAL_RUNTIME_HOST); told, its agents are reached on the control URL’s host', async (ctx) => {
     // the machine's own non-loopback address stands for another container's view of the runtime
     const ip = Object.values(networkInterfaces())

@@ -1,4 +1,4 @@
-// Runs every test layer (unit, integration, e2e, security, browser) with vitest and closes with one plain
+// Runs every test layer (unit, integration, e2e, security, faults, browser) with vitest and closes with one plain
 // summary line ("tests: N passed, N failed, N skipped") that CI can read.
 import type { RunnerTask } from 'vitest';
 import { startVitest } from 'vitest/node';

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureLocalKeyPair } from '../../lib/auth/local-keys.js';
 import { signLocalToken } from '../../lib/auth/sign.js';
+import { stopChild } from '../../lib/temporal/dev-server.js';
+import { ensureControlToken } from '../../runtime-local/server.js';
 import { freePort } from './ports.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -152,6 +154,10 @@ export interface PlatformProcess {
   ready: Record<string, unknown>;
   /** SIGTERM, and wait until it has exited. */
   stop(): Promise<number | null>;
+  /** SIGKILL (no goodbye: nothing flushed, nothing handed back), and wait until it has exited. */
+  kill(): Promise<void>;
+  /** Whether it has exited. */
+  exited(): boolean;
   output(): string;
 }
 
@@ -171,7 +177,13 @@ export async function startProcess(
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });
   let output = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let gone = false;
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      gone = true;
+      r(code);
+    }),
+  );
   const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
     const onData = (d: Buffer) => {
       output += d.toString();
@@ -189,7 +201,13 @@ export async function startProcess(
   return {
     ready,
     output: () => output,
+    exited: () => gone,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
+      if (gone) return exited;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const code = await exited;
@@ -197,4 +215,110 @@ export async function startProcess(
       return code;
     },
   };
+}
+
+export interface SplitPlatform {
+  dataDir: string;
+  apiUrl: string;
+  /** The local runtime's control API and its token. */
+  runtimeUrl: string;
+  runtimeToken: string;
+  /** What every process of this platform is started with (store, Temporal, runtime, data dir). */
+  env: Record<string, string>;
+  api: PlatformProcess;
+  workers: PlatformProcess[];
+  gateways: PlatformProcess[];
+  token(userId: string): Promise<string>;
+  /** One more worker process (`workers/main.ts`), added to `workers`. */
+  startWorker(): Promise<PlatformProcess>;
+  /** One more gateway process (`gateway/main.ts`) on a port of its own, added to `gateways`. */
+  startGateway(env?: Record<string, string>): Promise<PlatformProcess>;
+  /** SIGTERM to every process still running, the runtime last. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The scale-out topology without containers (what docker-compose runs): the local runtime,
+ * the api, `workers` workers and `gateways` gateways as separate processes, configured by
+ * environment only, against one store (`DATABASE_URL`) and one Temporal.
+ */
+export async function startSplitPlatform(opts: {
+  databaseUrl: string;
+  temporalAddress: string;
+  workers?: number;
+  gateways?: number;
+  env?: Record<string, string>;
+}): Promise<SplitPlatform> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wh-split-'));
+  const apiPort = await freePort();
+  const runtimePort = await freePort();
+  const env = {
+    WEBHOST_DATA_DIR: dataDir,
+    DATABASE_URL: opts.databaseUrl,
+    TEMPORAL_ADDRESS: opts.temporalAddress,
+    LOCAL_RUNTIME_URL: `http://127.0.0.1:${runtimePort}`,
+    API_PORT: String(apiPort),
+    ...opts.env,
+  };
+  const runtimeToken = ensureControlToken(dataDir);
+  const runtime = spawn(process.execPath, ['--import', 'tsx', join(root, 'runtime-local/main.ts')], {
+    cwd: root,
+    stdio: 'ignore',
+    env: { ...process.env, ...env, LOCAL_RUNTIME_PORT: String(runtimePort), LOCAL_RUNTIME_DRAIN_MS: '1000' },
+  });
+  const runtimeUrl = `http://127.0.0.1:${runtimePort}`;
+  const started: PlatformProcess[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((p) => p.stop()));
+    await stopChild(runtime);
+  };
+  try {
+    for (let waited = 0; ; waited += 200) {
+      const res = await fetch(`${runtimeUrl}/healthz`, { headers: { authorization: `Bearer ${runtimeToken}` } }).catch(
+        () => null,
+      );
+      if (res?.status === 200) break;
+      if (waited > 30_000) throw new Error('the local runtime did not come up within 30 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // the api first (it migrates the database), then the workers and gateways together
+    const api = await startProcess('api/main.ts', 'api_ready', env);
+    started.push(api);
+    const workers: PlatformProcess[] = [];
+    const gateways: PlatformProcess[] = [];
+    const startWorker = async () => {
+      const w = await startProcess('workers/main.ts', 'worker_ready', env);
+      started.push(w);
+      workers.push(w);
+      return w;
+    };
+    const startGateway = async (more: Record<string, string> = {}) => {
+      const g = await startProcess('gateway/main.ts', 'gateway_ready', { ...env, GATEWAY_PORT: '0', ...more });
+      started.push(g);
+      gateways.push(g);
+      return g;
+    };
+    await Promise.all([
+      ...Array.from({ length: opts.workers ?? 1 }, startWorker),
+      ...Array.from({ length: opts.gateways ?? 1 }, () => startGateway()),
+    ]);
+    const { privateKeyPem } = ensureLocalKeyPair(dataDir);
+    return {
+      dataDir,
+      apiUrl: api.ready.url as string,
+      runtimeUrl,
+      runtimeToken,
+      env,
+      api,
+      workers,
+      gateways,
+      token: (userId) => signLocalToken(privateKeyPem, userId),
+      startWorker,
+      startGateway,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

@@ -70,6 +70,21 @@ class ApiError extends Error {
   }
 }
 
+/** Which API calls a fault applies to: a method, a path pattern (the full path, `/client/v4/accounts/…`). */
+export interface CallMatch {
+  method?: string;
+  path?: RegExp;
+}
+
+interface Fault extends CallMatch {
+  count: number;
+  status?: number;
+  holdMs?: number;
+}
+
+const matches = (f: CallMatch, method: string, path: string) =>
+  (!f.method || f.method === method) && (!f.path || f.path.test(path));
+
 const notFoundScript = () =>
   new ApiError(404, [{ code: 10007, message: 'This Worker does not exist on your account.' }]);
 const MODULE_TYPES: Record<string, string> = {
@@ -84,10 +99,21 @@ export interface FakeCloudflare {
   workersUrl: string;
   apiToken: string;
   accountId: string;
-  /** Answers the next `count` API calls with `status` (a 5xx, 429, or 4xx), then behaves again. */
-  failNext(count: number, status: number): void;
-  /** Every API request seen, in order (method, path, multipart part names and types). */
-  requests: { method: string; path: string; parts?: { name: string; type: string }[] }[];
+  /**
+   * Answers the next `count` API calls with `status` (a 5xx, 429, or 4xx) — only those that
+   * `match` (method, path) when given — applying nothing, then behaves again. `count` may be
+   * `Infinity`: an outage, until the returned function ends it.
+   */
+  failNext(count: number, status: number, match?: CallMatch): () => void;
+  /**
+   * Applies the next `count` calls that `match` and holds their answers for `ms` (or until the
+   * caller gives up): a call that timed out at the caller after it took effect.
+   */
+  holdNext(count: number, ms: number, match: CallMatch): void;
+  /** workers.dev answers `status` (Cloudflare's `error code: 1101` page) for the script's requests, until the returned function ends it. */
+  failWorker(script: string, status: number): () => void;
+  /** Every API request seen, in order (method, path, multipart part names and types, the status it got). */
+  requests: { method: string; path: string; status?: number; parts?: { name: string; type: string }[] }[];
   scripts(): string[];
   /** The versions of a script, oldest first, with their bindings (for assertions). */
   versionsOf(script: string): { id: string; bindings: Binding[]; annotations: Record<string, string> }[];
@@ -103,7 +129,16 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
   const runner = new VersionRunner(opts.maxRunning ?? 8, ['public', ...(opts.egress ?? [])]);
   const scripts = new Map<string, Script>();
   const requests: FakeCloudflare['requests'] = [];
-  let faults: { count: number; status: number } = { count: 0, status: 500 };
+  const faults: Fault[] = [];
+  const workerFaults = new Map<string, number>();
+  /** The first fault in force for this call, its count taken down by one. */
+  const takeFault = (method: string, path: string, kind: 'status' | 'hold') => {
+    const f = faults.find(
+      (x) => x.count > 0 && (kind === 'hold') === (x.holdMs !== undefined) && matches(x, method, path),
+    );
+    if (f) f.count -= 1;
+    return f;
+  };
 
   const now = () => new Date().toISOString();
   const getScript = (name: string) => {
@@ -524,33 +559,51 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
     ]);
   }
 
-  const send = (res: ServerResponse, status: number, payload: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(payload));
-  };
-
   const apiServer = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    requests.push({ method: req.method ?? 'GET', path: url.pathname });
+    const method = req.method ?? 'GET';
+    const seen: FakeCloudflare['requests'][number] = { method, path: url.pathname };
+    requests.push(seen);
+    const send = (res: ServerResponse, status: number, payload: unknown) => {
+      seen.status = status;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
     void (async () => {
       try {
         if (req.headers.authorization !== `Bearer ${apiToken}`) {
           throw new ApiError(400, [{ code: 10000, message: 'Authentication error' }]);
         }
-        if (faults.count > 0) {
-          faults = { ...faults, count: faults.count - 1 };
+        const fault = takeFault(method, url.pathname, 'status');
+        if (fault) {
           req.resume();
-          throw new ApiError(faults.status, [
+          throw new ApiError(fault.status!, [
             {
-              code: faults.status === 429 ? 971 : 10013,
+              code: fault.status === 429 ? 971 : 10013,
               message:
-                faults.status === 429
+                fault.status === 429
                   ? 'Please wait and consider throttling your request speed'
                   : 'An unknown error has occurred',
             },
           ]);
         }
+        const hold = takeFault(method, url.pathname, 'hold');
         const out = await api(req, url);
+        if (hold) {
+          let gone = false;
+          res.once('close', () => (gone = !res.writableFinished));
+          await new Promise<void>((r) => {
+            const timer = setTimeout(r, hold.holdMs);
+            res.once('close', () => {
+              clearTimeout(timer);
+              r();
+            });
+          });
+          if (gone) {
+            seen.status = 0; // applied; the caller gave up before the answer
+            return;
+          }
+        }
         send(res, 200, { success: true, errors: [], messages: [], ...out });
       } catch (err) {
         const e =
@@ -568,6 +621,13 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
   const workersServer = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const [, name, ...rest] = url.pathname.split('/');
+    const failing = workerFaults.get(decodeURIComponent(name ?? ''));
+    if (failing) {
+      req.resume();
+      res.writeHead(failing, { 'content-type': 'text/plain' });
+      res.end('error code: 1101');
+      return;
+    }
     const s = scripts.get(decodeURIComponent(name ?? ''));
     const dep = s ? current(s) : null;
     if (!s || !dep) {
@@ -645,8 +705,19 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions = {}): Pro
     apiToken,
     accountId,
     requests,
-    failNext(count, status) {
-      faults = { count, status };
+    failNext(count, status, match = {}) {
+      const fault: Fault = { ...match, count, status };
+      faults.push(fault);
+      return () => {
+        fault.count = 0;
+      };
+    },
+    holdNext(count, ms, match) {
+      faults.push({ ...match, count, holdMs: ms });
+    },
+    failWorker(script, status) {
+      workerFaults.set(script, status);
+      return () => workerFaults.delete(script);
     },
     scripts: () => [...scripts.keys()],
     versionsOf: (name) =>
