@@ -2,7 +2,7 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { agentSource, echoVersion, exampleSource, THROWS_AT_START_AGENT } from '../helpers/fixtures.js';
-import { metricValue } from '../helpers/http.js';
+import { jsonApi, metricValue } from '../helpers/http.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -22,14 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => platform?.stop());
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${platform.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const api = jsonApi(() => ({ url: platform.apiUrl, token }));
 
 async function deploy(agentId: string, source: unknown, until: Deployment['status'][] = ['live', 'failed']) {
   const started = await api<{ deploymentId: string }>('POST', `/v1/agents/${agentId}/deployments`, { source });

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
+import { jsonApi } from '../helpers/http.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 // Real agent projects, deployed as they are: examples/ai-sdk (Vercel AI SDK + Hono, its
@@ -25,14 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => platform?.stop());
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${platform.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const api = jsonApi(() => ({ url: platform.apiUrl, token }));
 
 async function deploy(agentId: string, source: unknown): Promise<Deployment> {
   const started = await api<{ deploymentId: string }>('POST', `/v1/agents/${agentId}/deployments`, { source });

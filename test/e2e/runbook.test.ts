@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { temporalCliPath } from '../../lib/temporal/dev-server.js';
 import { echoVersion, UNHEALTHY_AGENT } from '../helpers/fixtures.js';
+import { jsonApi } from '../helpers/http.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 // The README's runbook ("Runbook: stuck work in Temporal"), followed as written: every command
@@ -33,14 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => platform?.stop());
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${platform.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const api = jsonApi(() => ({ url: platform.apiUrl, token }));
 
 async function waitFor(id: string, until: (d: Deployment & { currentStep: string | null }) => boolean) {
   let d!: Deployment & { currentStep: string | null };

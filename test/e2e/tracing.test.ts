@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, Deployment } from '../../lib/contracts/index.js';
 import { agentSource } from '../helpers/fixtures.js';
 import { startOtlpReceiver, type ReceivedSpan } from '../helpers/otlp.js';
+import { jsonApi } from '../helpers/http.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 // Traces, as an operator with a collector sees them: the platform started with
@@ -26,14 +27,7 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${platform.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const api = jsonApi(() => ({ url: platform.apiUrl, token }));
 
 /** The spans of one trace, once `names` have all arrived (exports are batched). */
 async function trace(traceId: () => string | undefined, names: string[]): Promise<ReceivedSpan[]> {

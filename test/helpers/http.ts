@@ -22,6 +22,22 @@ export function client(app: Fetchable) {
   };
 }
 
+/**
+ * A user's JSON calls to a running api over HTTP, answering the status and the parsed body.
+ * `to` is read on each call, so it may name a platform started later (in `beforeAll`).
+ */
+export function jsonApi(to: () => { url: string; token: string }) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const { url, token } = to();
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+}
+
 /** Asserts the error envelope, its status and code, and that it carries the response's request id. */
 export async function expectError(res: Response, status: number, code: ErrorCode) {
   expect(res.status).toBe(status);
