@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppError } from '../lib/contracts/index.js';
 import type { Runtime } from '../lib/contracts/index.js';
 import { ProviderError, type RuntimeProvider } from '../lib/runtime/provider.js';
@@ -38,8 +38,18 @@ export function requireProvider(
   return provider;
 }
 
-/** A provider call: its `ProviderError` says whether to retry, and under which failure type. */
+/** How often an activity waiting on a provider says it is alive (its heartbeat timeout is a few times this). */
+export const PROVIDER_HEARTBEAT_MS = 5_000;
+
+/**
+ * A provider call: its `ProviderError` says whether to retry, and under which failure type.
+ * While it runs the activity heartbeats, so a worker that died mid-call is noticed within the
+ * activity's heartbeat timeout and the call retried elsewhere, not after its whole
+ * start-to-close timeout.
+ */
 export async function providerCall<T>(fn: () => Promise<T>): Promise<T> {
+  const activity = currentActivity();
+  const beat = activity ? setInterval(() => activity.heartbeat(), PROVIDER_HEARTBEAT_MS) : undefined;
   try {
     return await fn();
   } catch (err) {
@@ -49,5 +59,16 @@ export async function providerCall<T>(fn: () => Promise<T>): Promise<T> {
         : ApplicationFailure.retryable(err.message, err.type);
     }
     throw err;
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/** The running activity's context; none when called outside one (a script, a test). */
+function currentActivity(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
   }
 }

@@ -13,6 +13,8 @@ import {
 // retried patiently; a runtime that is down for a while only delays the cleanup.
 const provider = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
+  // a worker that died mid-call is noticed in seconds: providerCall heartbeats every 5 s
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,

@@ -43,7 +43,8 @@ const remoteStore = proxyActivities<Activities>(STORE_OPTIONS);
 const BUILD_OPTIONS = {
   startToCloseTimeout: '5m',
   scheduleToCloseTimeout: '30m',
-  heartbeatTimeout: '1m',
+  // a build beats several times a second (its sampler), so a dead worker's build is retried in seconds
+  heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: PERMANENT },
 } as const;
 /** Deployments recorded before builds had their own queue replay with this one. */
@@ -57,6 +58,8 @@ const buildOnDeployQueue = proxyActivities<Activities>({
 // starting a version can take seconds. Every call is idempotent per (agent, deployment).
 const provider = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
+  // a worker that died mid-call is noticed in seconds: providerCall heartbeats every 5 s
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,

@@ -34,6 +34,8 @@ const store = proxyLocalActivities<Activities>({
 // it gives up and restores what served.
 const provider = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
+  // a worker that died mid-call is noticed in seconds: providerCall heartbeats every 5 s
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '500ms',
     backoffCoefficient: 2,

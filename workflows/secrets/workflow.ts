@@ -25,6 +25,8 @@ const store = proxyLocalActivities<Activities>({
 // retried patiently; a runtime that is briefly down only delays the change.
 const provider = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
+  // a worker that died mid-call is noticed in seconds: providerCall heartbeats every 5 s
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '500ms',
     backoffCoefficient: 2,
