@@ -78,7 +78,8 @@ describe.runIf(server !== null)('a worker SIGKILLed at random moments of 20 depl
         ).catch(async (err: Error) => {
           // where it stuck, for whoever reads the failure
           const stuck = await api<Deployment>('GET', `/v1/deployments/${deploymentId}`).catch(() => null);
-          throw new Error(`${err.message}; it is at ${JSON.stringify(stuck)}`);
+          const logs = platform.workers.map((w, i) => `worker ${i}:\n${w.output().slice(-3000)}`).join('\n');
+          throw new Error(`${err.message}; it is at ${JSON.stringify(stuck)}\n${logs}`);
         });
       }
     });

@@ -76,7 +76,15 @@ const provider = proxyActivities<Activities>({
  * deployment keeps serving, and marks the deployment failed (or canceled) with the reason.
  */
 export async function deployWorkflow(input: DeployInput): Promise<DeployResult> {
-  const store = patched(LOCAL_STORE_PATCH) ? localStore : remoteStore;
+  // Patches are decided here, before the first command: a patched() call made after a local
+  // activity may not meet its marker in the same workflow task when another worker replays the
+  // workflow, which fails it as nondeterministic (the worker-kill fault suite met it). Deploys
+  // from before the local-store patch decided the build queue after their first (remote)
+  // activity, and still do.
+  const localStorePatched = patched(LOCAL_STORE_PATCH);
+  const store = localStorePatched ? localStore : remoteStore;
+  const buildsOnBuildQueueEarly = localStorePatched ? patched(BUILD_QUEUE_PATCH) : undefined;
+  const sendsWebhooks = patched(WEBHOOKS_PATCH);
   const ref = { ownerId: input.ownerId, agentId: input.agentId, deploymentId: input.deploymentId };
   const hc = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
   const health = proxyActivities<Activities>({
@@ -116,14 +124,15 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     done('validate');
 
     step = 'bundle';
-    const build = patched(BUILD_QUEUE_PATCH)
-      ? proxyActivities<Activities>({
-          ...BUILD_OPTIONS,
-          taskQueue: buildTaskQueueFor(workflowInfo().taskQueue),
-          // each tenant gets its share of the build queue, however many builds another has queued
-          priority: { fairnessKey: input.ownerId },
-        })
-      : buildOnDeployQueue;
+    const build =
+      (buildsOnBuildQueueEarly ?? patched(BUILD_QUEUE_PATCH))
+        ? proxyActivities<Activities>({
+            ...BUILD_OPTIONS,
+            taskQueue: buildTaskQueueFor(workflowInfo().taskQueue),
+            // each tenant gets its share of the build queue, however many builds another has queued
+            priority: { fairnessKey: input.ownerId },
+          })
+        : buildOnDeployQueue;
     const { artifactDigest } = await build.bundleSource(ref);
     await store.transitionDeployment({ ...ref, to: 'deploying', step: 'bundle', artifactDigest, now: now() });
     status = 'deploying';
@@ -183,7 +192,7 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
     });
     status = 'live';
     done('mark_live');
-    if (patched(WEBHOOKS_PATCH)) {
+    if (sendsWebhooks) {
       // live already: nothing below may cancel or fail the deploy
       await CancellationScope.nonCancellable(() =>
         emitWebhookEvent({
@@ -221,7 +230,7 @@ export async function deployWorkflow(input: DeployInput): Promise<DeployResult> 
         audit: outcome(canceled ? 'deployment.canceled' : 'deployment.failed', { step: failedStep, code: error.code }),
       });
       status = canceled ? 'canceled' : 'failed';
-      if (!canceled && patched(WEBHOOKS_PATCH)) {
+      if (!canceled && sendsWebhooks) {
         await emitWebhookEvent({
           ...ref,
           type: 'deployment.failed',

@@ -55,6 +55,9 @@ const provider = proxyActivities<Activities>({
  * whatever happened.
  */
 export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
+  // decided before the first command, as in the deploy workflow: a patched() call after a local
+  // activity may not replay in the workflow task its marker was recorded in
+  const sendsWebhooks = patched(WEBHOOKS_PATCH);
   const ref = { ownerId: input.ownerId, agentId: input.agentId };
   let step: RollbackStep = 'validate';
   setHandler(rollbackProgressQuery, () => ({ agentId: input.agentId, deploymentId: input.deploymentId, step }));
@@ -105,7 +108,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       throw err;
     }
 
-    if (patched(WEBHOOKS_PATCH)) {
+    if (sendsWebhooks) {
       // switched already: nothing below may cancel or fail the rollback
       await CancellationScope.nonCancellable(() =>
         emitWebhookEvent({
