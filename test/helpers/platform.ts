@@ -49,6 +49,16 @@ export async function allocatePorts(): Promise<PlatformPorts> {
  * Starts the platform exactly as `npm start` does (scripts/start.ts, after the bootstrap),
  * as real processes in their own process group, and waits until it says it is ready.
  */
+/** What a platform that did not come up said: its error lines first (a debug log buries them), then its last words. */
+function whyNotReady(output: string): string {
+  const errors = output
+    .split('\n')
+    .filter((l) => /"level":(50|60)|\bError\b/.test(l))
+    .join('\n')
+    .slice(0, 3000);
+  return `${errors ? `errors:\n${errors}\n` : ''}last lines:\n${output.slice(-2000)}`;
+}
+
 export async function startPlatform(
   opts: { dataDir?: string; ports?: PlatformPorts; env?: Record<string, string> } = {},
 ): Promise<RunningPlatform> {
@@ -84,9 +94,9 @@ export async function startPlatform(
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     void exited.then((code) =>
-      reject(new Error(`platform exited with ${code} before it was ready:\n${output.slice(-3000)}`)),
+      reject(new Error(`platform exited with ${code} before it was ready:\n${whyNotReady(output)}`)),
     );
-    setTimeout(() => reject(new Error(`platform not ready after 90 s:\n${output.slice(-3000)}`)), 90_000).unref();
+    setTimeout(() => reject(new Error(`platform not ready after 90 s:\n${whyNotReady(output)}`)), 90_000).unref();
   });
   const killGroup = (signal: NodeJS.Signals) => {
     try {
