@@ -1,5 +1,5 @@
 import { httpInstrumentationMiddleware } from '@hono/otel';
-import { trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, trace } from '@opentelemetry/api';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
@@ -15,10 +15,18 @@ export type AuthedEnv = { Variables: { requestId: string; userId: string; apiKey
 /**
  * Each request is a server span (README, "Traces"), continuing the caller's W3C `traceparent`
  * when it sends one, named by its route (`POST /v1/agents/:id/deployments`), never its ids.
- * A no-op unless tracing is on (lib/tracing.ts).
+ * Decided when the app is made: with no tracer provider registered (lib/tracing.ts registers one
+ * only with an OTLP endpoint) it passes requests straight on, so the invoke path pays nothing.
  */
 export const withTracing = (serviceName: string) =>
-  httpInstrumentationMiddleware({ serviceName, captureActiveRequests: false });
+  tracerRegistered()
+    ? httpInstrumentationMiddleware({ serviceName, captureActiveRequests: false })
+    : createMiddleware(async (_c, next) => next());
+
+function tracerRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('webhost') !== undefined;
+}
 
 /** Tags the request's span with its request id and, once authenticated, its user: what log lines carry too. */
 export const tagSpan = () =>
