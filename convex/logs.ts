@@ -1,7 +1,7 @@
 import { v } from 'convex/values';
 import { droppedLineId, droppedMessage, LOGS_PER_AGENT_MAX } from '../lib/contracts/index.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { findUser, iso, ownedAgent } from './model.js';
+import { deleteOwnedRowsBefore, findUser, iso, ownedAgent } from './model.js';
 import { logLevel, tier, type LogLineDoc } from './schema.js';
 
 // Log lines per agent (lib/store/port/logs.ts): the same semantics as lib/store/sql/logs.ts.
@@ -156,21 +156,10 @@ export const deleteBefore = serviceMutation({
       .query('users')
       .withIndex('by_tier_logsFrom', (q) => q.eq('tier', tier).gt('logsFrom', null).lt('logsFrom', cutoff))
       .take(limit);
-    let deleted = 0;
-    for (const owner of owners) {
-      if (deleted === limit) break;
-      const old = await ctx.db
-        .query('logLines')
-        .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId).lt('at', cutoff))
-        .take(limit - deleted);
-      for (const line of old) await ctx.db.delete(line._id);
-      deleted += old.length;
-      const oldestLeft = await ctx.db
-        .query('logLines')
-        .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId))
-        .first();
-      await ctx.db.patch(owner._id, { logsFrom: oldestLeft?.at ?? null });
-    }
-    return { deleted };
+    return deleteOwnedRowsBefore(ctx, 'logLines', owners, {
+      cutoff,
+      limit,
+      setFrom: (owner, oldestLeft) => ctx.db.patch(owner._id, { logsFrom: oldestLeft }),
+    });
   },
 });

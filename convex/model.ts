@@ -253,3 +253,32 @@ export async function insertAudit(
     .first();
   await db.insert('auditLog', { ...entry, seq: (last?.seq ?? 0) + 1 });
 }
+
+/**
+ * Retention of a raw per-owner table (telemetry events, log lines), shared by both: deletes at
+ * most `limit` rows of `owners` written before `cutoff`, and records on each owner when its
+ * oldest kept row is (`setFrom`), so the next batch reads only owners with something to delete.
+ */
+export async function deleteOwnedRowsBefore(
+  ctx: MutationCtx,
+  table: 'telemetryEvents' | 'logLines',
+  owners: Doc<'users'>[],
+  opts: { cutoff: number; limit: number; setFrom: (owner: Doc<'users'>, oldestLeft: number | null) => Promise<void> },
+): Promise<{ deleted: number }> {
+  let deleted = 0;
+  for (const owner of owners) {
+    if (deleted === opts.limit) break;
+    const old = await ctx.db
+      .query(table)
+      .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId).lt('at', opts.cutoff))
+      .take(opts.limit - deleted);
+    for (const row of old) await ctx.db.delete(row._id);
+    deleted += old.length;
+    const oldestLeft = await ctx.db
+      .query(table)
+      .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId))
+      .first();
+    await opts.setFrom(owner, oldestLeft?.at ?? null);
+  }
+  return { deleted };
+}

@@ -2,7 +2,7 @@ import { v } from 'convex/values';
 import { addTotals, periodBounds, periodOf, totalsOfEvent, zeroTotals } from '../lib/contracts/index.js';
 import type { MutationCtx } from './_generated/server.js';
 import { fail, serviceMutation, serviceQuery } from './functions.js';
-import { findUser, iso, ownedAgent, periodUsageOut, toPeriodUsage, totalsOut } from './model.js';
+import { deleteOwnedRowsBefore, findUser, iso, ownedAgent, periodUsageOut, toPeriodUsage, totalsOut } from './model.js';
 import {
   eventKind,
   runtime,
@@ -369,21 +369,10 @@ export const deleteBefore = serviceMutation({
         q.eq('tier', tier).gt('telemetryFrom', null).lt('telemetryFrom', cutoff),
       )
       .take(limit);
-    let deleted = 0;
-    for (const owner of owners) {
-      if (deleted === limit) break;
-      const old = await ctx.db
-        .query('telemetryEvents')
-        .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId).lt('at', cutoff))
-        .take(limit - deleted);
-      for (const event of old) await ctx.db.delete(event._id);
-      deleted += old.length;
-      const oldestLeft = await ctx.db
-        .query('telemetryEvents')
-        .withIndex('by_ownerId_at', (q) => q.eq('ownerId', owner.userId))
-        .first();
-      await ctx.db.patch(owner._id, { telemetryFrom: oldestLeft?.at ?? null });
-    }
-    return { deleted };
+    return deleteOwnedRowsBefore(ctx, 'telemetryEvents', owners, {
+      cutoff,
+      limit,
+      setFrom: (owner, oldestLeft) => ctx.db.patch(owner._id, { telemetryFrom: oldestLeft }),
+    });
   },
 });
